@@ -1,0 +1,83 @@
+"""Trains a small CNN on scikit-learn's digits with FeatureVizCallback.
+
+Offline: the digits ship with scikit-learn (8x8, upscaled here to 28x28). Writes
+TensorBoard logs (Scalars from keras.callbacks.TensorBoard, the featviz panel's
+data from tb_featviz.FeatureVizCallback) to `runs/digits_cnn` by default:
+
+  python demo/train_digits.py --logdir runs
+  tensorboard --logdir runs        # then open the "Feature Viz" tab
+"""
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+
+import tb_featviz  # noqa: E402
+
+SIZE = 28
+
+
+def load_data(seed=0):
+  """Digits as (N, 28, 28, 1) floats in [0, 1] and labels, shuffled and split."""
+  data = load_digits()
+  images = tf.image.resize((data.images / 16.0)[..., None], (SIZE, SIZE)).numpy()
+  images = np.clip(images, 0.0, 1.0).astype(np.float32)
+  order = np.random.default_rng(seed).permutation(len(images))
+  images, labels = images[order], data.target[order]
+  return (images[:1500], labels[:1500]), (images[1500:], labels[1500:])
+
+
+def build_model():
+  """Three conv blocks, a 32-unit embedding and a softmax over the 10 digits."""
+  inputs = keras.Input((SIZE, SIZE, 1))
+  h = keras.layers.Conv2D(16, 3, activation="relu", padding="same", name="conv1")(inputs)
+  h = keras.layers.MaxPooling2D()(h)
+  h = keras.layers.Conv2D(32, 3, activation="relu", padding="same", name="conv2")(h)
+  h = keras.layers.MaxPooling2D()(h)
+  h = keras.layers.Conv2D(64, 3, activation="relu", padding="same", name="conv3")(h)
+  h = keras.layers.GlobalAveragePooling2D()(h)
+  h = keras.layers.Dense(32, activation="relu", name="embed")(h)
+  outputs = keras.layers.Dense(10, activation="softmax", name="logits")(h)
+  return keras.Model(inputs, outputs, name="digits_cnn")
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--logdir", default="runs", help="root log directory")
+  parser.add_argument("--epochs", type=int, default=12)
+  parser.add_argument("--am-steps", type=int, default=256,
+                      help="optimization steps per activation maximization")
+  args = parser.parse_args(argv)
+
+  keras.utils.set_random_seed(0)
+  (x_train, y_train), (x_val, y_val) = load_data()
+  model = build_model()
+  model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy",
+                metrics=["accuracy"])
+  run_dir = os.path.join(args.logdir, "digits_cnn")
+  callbacks = [
+      keras.callbacks.TensorBoard(run_dir),
+      tb_featviz.FeatureVizCallback(
+          run_dir,
+          am={"conv2": 16, "conv3": 16, "logits": "all"},
+          am_options={"steps": args.am_steps},
+          every_n_epochs=1),
+  ]
+  started = time.time()
+  model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=args.epochs,
+            batch_size=32, callbacks=callbacks, verbose=2)
+  print(f"Trained {args.epochs} epochs in {time.time() - started:.0f} s; "
+        f"logs in {run_dir}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

@@ -1,0 +1,152 @@
+"""FeatureVizCallback: feature visualizations logged to TensorBoard during `fit`."""
+
+import logging
+import os
+import time
+
+import keras
+import tensorflow as tf
+
+from tb_featviz import summary
+from tb_featviz.optvis import am as am_lib
+from tb_featviz.optvis import recipe
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RUN_NAME = "featviz"
+
+
+class FeatureVizCallback(keras.callbacks.Callback):
+  """Runs feature visualizations at intervals during training and logs them.
+
+  At every interval, and once more at the end of training, each configured
+  visualization runs on the current model and is written under
+  `<log_dir>/<run_name>` with the tags of `tb_featviz.summary`. Step numbers are
+  those of `keras.callbacks.TensorBoard` for the same schedule: the epoch index
+  with `every_n_epochs`, the number of batches trained in this `fit` with
+  `every_n_steps`. Both callbacks can be given the same `log_dir`.
+
+  The configuration is checked when training starts (unknown layers or units
+  fail then, before the first step). A visualization that fails later is
+  reported as a warning and training goes on. The callback never changes the
+  model's weights, the random state or the optimizer: visualizations start from
+  the same seeded noise at every interval, so pictures change only because the
+  model did.
+
+  Example:
+
+    cb = tb_featviz.FeatureVizCallback(
+        "logs/run1", am={"conv2": 16, "logits": "all"}, every_n_epochs=1)
+    model.fit(x, y, epochs=10, callbacks=[cb])
+
+  Args:
+    log_dir: the run's log directory (the same as keras.callbacks.TensorBoard's).
+    am: {layer name: units}, units being an int n (the first n), a list of ids
+      or "all".
+    am_options: keyword arguments for `tb_featviz.activation_maximization`
+      (steps, preset, seed, ...), shared by all AM layers.
+    every_n_epochs: visualize after every n-th epoch.
+    every_n_steps: visualize after every n-th training batch instead.
+    value_range: (low, high) of the model's input pixels.
+    display_shape: for vector-input models, the (H, W) to show inputs as images.
+    run_name: the subdirectory of `log_dir` written to.
+  """
+
+  def __init__(self, log_dir, *, am=None, am_options=None, every_n_epochs=None,
+               every_n_steps=None, value_range=(0.0, 1.0), display_shape=None,
+               run_name=DEFAULT_RUN_NAME):
+    super().__init__()
+    if every_n_epochs is not None and every_n_steps is not None:
+      raise ValueError("Give every_n_epochs or every_n_steps, not both.")
+    if every_n_epochs is None and every_n_steps is None:
+      every_n_epochs = 1
+    for name, value in (("every_n_epochs", every_n_epochs),
+                        ("every_n_steps", every_n_steps)):
+      if value is not None and (not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    if not am:
+      raise ValueError("Nothing to visualize: pass am={layer: units}.")
+    self.log_dir = os.fspath(log_dir)
+    self.am = dict(am)
+    self.am_options = dict(am_options or {})
+    self.every_n_epochs = every_n_epochs
+    self.every_n_steps = every_n_steps
+    self.value_range = recipe.check_value_range(value_range)
+    self.display_shape = display_shape
+    self.run_name = run_name
+    self._writer = None
+    self._units = {}
+    self._batches = 0
+    self._last_logged_step = None
+    self._failed = set()
+
+  # -- configuration ----------------------------------------------------------
+
+  def _validate(self):
+    """Resolves every layer and unit list, raising ValueError on mistakes."""
+    self._units = {}
+    for layer, units in self.am.items():
+      extractor = recipe.extractor(self.model, layer)
+      recipe.check_display_shape(self.display_shape, extractor.input_shape)
+      if len(extractor.input_shape) != 3 and self.display_shape is None:
+        raise ValueError(
+            f"Model input {extractor.input_shape} is not an image; pass "
+            "display_shape=(height, width) so the callback can draw it.")
+      self._units[layer] = extractor.check_units(units)
+
+  # -- schedule ---------------------------------------------------------------
+
+  def on_train_begin(self, logs=None):
+    self._validate()
+    self._batches = 0
+    self._last_logged_step = None
+    if self._writer is None:
+      self._writer = tf.summary.create_file_writer(
+          os.path.join(self.log_dir, self.run_name))
+
+  def on_train_batch_begin(self, batch, logs=None):
+    self._batches += 1  # counted like keras.callbacks.TensorBoard's steps
+
+  def on_train_batch_end(self, batch, logs=None):
+    if self.every_n_steps and self._batches % self.every_n_steps == 0:
+      self._visualize(self._batches)
+
+  def on_epoch_end(self, epoch, logs=None):
+    self._last_epoch = epoch
+    if self.every_n_epochs and (epoch + 1) % self.every_n_epochs == 0:
+      self._visualize(epoch)
+
+  def on_train_end(self, logs=None):
+    final_step = self._batches if self.every_n_steps else getattr(
+        self, "_last_epoch", None)
+    if final_step is not None and final_step != self._last_logged_step:
+      self._visualize(final_step)
+    if self._writer is not None:
+      self._writer.flush()
+
+  # -- work -------------------------------------------------------------------
+
+  def _visualize(self, step):
+    self._last_logged_step = step
+    options = dict(self.am_options)
+    options.setdefault("value_range", self.value_range)
+    options.setdefault("display_shape", self.display_shape)
+    with self._writer.as_default(step=step), tf.summary.record_if(True):
+      for layer, units in self._units.items():
+        self._run_one(layer, step, lambda: am_lib.activation_maximization(
+            self.model, layer, units, **options), summary.am)
+    self._writer.flush()
+
+  def _run_one(self, layer, step, compute, write):
+    """Computes and writes one visualization; warns (once per layer) on failure."""
+    try:
+      started = time.perf_counter()
+      result = compute()
+      seconds = time.perf_counter() - started
+      write(layer, result, step=step, seconds=seconds)
+    except Exception as error:  # pylint: disable=broad-except
+      if layer not in self._failed:
+        logger.warning("tb_featviz: visualizing layer %r at step %d failed "
+                       "(%s: %s); training goes on and later intervals will "
+                       "try again.", layer, step, type(error).__name__, error)
+        self._failed.add(layer)

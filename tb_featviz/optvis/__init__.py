@@ -1,0 +1,1 @@
+"""The algorithms: TensorFlow only, never TensorBoard."""

@@ -1,0 +1,148 @@
+"""Activation maximization (Erhan, Bengio, Courville & Vincent 2009)."""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from tb_featviz.optvis import engine
+from tb_featviz.optvis import features as features_lib
+from tb_featviz.optvis import recipe
+
+DEFAULT_BATCH_SIZE = 128
+
+
+@dataclasses.dataclass
+class AMResult:
+  """What `activation_maximization` found.
+
+  Attributes:
+    images: float32 (n_units, *input_shape), inside `value_range`.
+    activations: float32 (n_units,), the objective each image reaches (no
+      transforms, before any softmax/sigmoid).
+    units: the unit ids, in the order of `images`.
+    layer: the layer's name.
+    value_range: the (low, high) of `images`.
+    display_shape: how vector inputs are shown as pictures, or None.
+  """
+  images: np.ndarray
+  activations: np.ndarray
+  units: list
+  layer: str
+  value_range: tuple
+  display_shape: tuple = None
+
+
+def _starting_images(init, n, input_shape):
+  if init is None:
+    return None
+  init = np.asarray(init, dtype=np.float32)
+  if init.shape == tuple(input_shape):
+    init = np.broadcast_to(init, (n, *input_shape))
+  if init.shape != (n, *input_shape):
+    raise ValueError(
+        f"init has shape {init.shape}; expected {tuple(input_shape)} (one start "
+        f"for every unit) or {(n, *input_shape)} (one per unit).")
+  return init
+
+
+def _renderer(extractor, pieces, objective, optimizer, jit_compile):
+  key = ("am", objective, optimizer, bool(jit_compile)) + pieces.key
+  cache = extractor.__dict__.setdefault("_renderers", {})
+  if key not in cache:
+
+    def unit_value(images, units):
+      return features_lib.unit_objective(extractor(images), units, objective)
+
+    cache[key] = engine.Renderer(
+        unit_value, pieces.param, transforms=pieces.transforms,
+        regularizers=pieces.regularizers, optimizer=optimizer,
+        jit_compile=jit_compile, tracing=extractor.tracing)
+  return cache[key]
+
+
+def activation_maximization(model, layer, units=None, *, steps=256,
+                            learning_rate=0.05, seed=0, value_range=(0.0, 1.0),
+                            objective=features_lib.CHANNEL, preset=recipe.DEFAULT,
+                            param=None, transforms=recipe.DEFAULT,
+                            regularizers=recipe.DEFAULT, optimizer=engine.ADAM,
+                            init=None, norm_bound=None, display_shape=None,
+                            batch_size=DEFAULT_BATCH_SIZE, jit_compile=False):
+  """Finds, for each unit, an input that drives it as high as possible.
+
+  All requested units are optimized together (one image per unit) in a single
+  compiled loop; `batch_size` splits very wide layers into chunks. The model is
+  run in inference mode and is never modified.
+
+  Args:
+    model: a Keras 3 Functional or Sequential model with one input.
+    layer: name of the layer whose units are maximized. Softmax/sigmoid layers
+      (and Activation layers holding one) are maximized before the activation.
+    units: None for all units, an int n for the first n, or a list of ids.
+    steps: number of optimization steps.
+    learning_rate: the optimizer's step size.
+    seed: seeds the starting noise and the random transforms; the same seed
+      gives the same images for the same model.
+    value_range: (low, high) of the model's input pixels.
+    objective: "channel" (mean over positions) or "neuron" (centre position).
+    preset: "default" (readable images) or "plain" (pixels, no transforms, no
+      regularizers: the unregularized ascent of the original paper).
+    param: "pixel", "fourier" or a parameterization object; None lets the
+      preset and input decide.
+    transforms: "default", None or a callable (images, seed) -> images.
+    regularizers: "default", None or a list of callables images -> (n,).
+    optimizer: "adam" or "sgd".
+    init: optional starting image(s): one of the input's shape, or one per unit.
+    norm_bound: keep every image's L2 norm at most this (pixel param only).
+    display_shape: for vector inputs, the (H, W) used to see them as images.
+    batch_size: the largest number of units optimized at once.
+    jit_compile: compile the loop with XLA.
+
+  Returns:
+    An `AMResult`.
+
+  Raises:
+    ValueError: for an unknown layer (the message lists the layers), unit ids
+      outside the layer's width, a model without a layer graph, or options that
+      cannot work together.
+  """
+  value_range = recipe.check_value_range(value_range)
+  extractor = recipe.extractor(model, layer)
+  unit_ids = extractor.check_units(units)
+  if objective not in features_lib.OBJECTIVES:
+    raise ValueError(f"Unknown objective {objective!r}; use one of "
+                     f"{features_lib.OBJECTIVES}.")
+  if objective == features_lib.NEURON and extractor.output_rank == 2:
+    objective = features_lib.CHANNEL  # a Dense unit is already a single neuron
+  input_shape = extractor.input_shape
+  display_shape = recipe.check_display_shape(display_shape, input_shape)
+  pieces = recipe.resolve(input_shape, preset=preset, param=param,
+                          transforms=transforms, regularizers=regularizers,
+                          value_range=value_range, norm_bound=norm_bound,
+                          display_shape=display_shape)
+  renderer = _renderer(extractor, pieces, objective, optimizer, jit_compile)
+
+  n = len(unit_ids)
+  start = _starting_images(init, n, input_shape)
+  chunk = max(1, min(int(batch_size), n))
+  # One draw for all units, sliced per chunk: the noise a unit starts from does
+  # not depend on how the units are chunked.
+  params = pieces.param.initial((n, *input_shape), seed=[seed, 0],
+                                init_images=start)
+  images, values = [], []
+  for begin in range(0, n, chunk):
+    ids = unit_ids[begin:begin + chunk]
+    pad = chunk - len(ids)  # pad the last chunk: same shapes, no retracing
+    chunk_params = params[begin:begin + chunk]
+    if pad:
+      chunk_params = tf.concat([chunk_params, tf.repeat(chunk_params[-1:], pad, 0)], 0)
+    chunk_units = tf.constant(ids + [ids[-1]] * pad, tf.int32)
+    out_images, out_values = renderer(chunk_params, chunk_units, steps=steps,
+                                      learning_rate=learning_rate,
+                                      seed=(seed * 1000003 + begin) % 2**31)
+    images.append(out_images.numpy()[:len(ids)])
+    values.append(out_values.numpy()[:len(ids)])
+  return AMResult(images=np.concatenate(images).astype(np.float32),
+                  activations=np.concatenate(values).astype(np.float32),
+                  units=unit_ids, layer=layer, value_range=value_range,
+                  display_shape=display_shape)

@@ -1,0 +1,150 @@
+"""Image parameterizations: what the optimizer actually changes.
+
+A parameterization maps an unconstrained tensor of parameters to a batch of
+images inside `value_range`. `PixelParam` optimizes the pixels themselves and
+projects them back into range after every step (the classic formulation).
+`FourierParam` optimizes a 1/f-scaled spectrum with decorrelated colour and a
+sigmoid into range (Olah et al. 2017), which favours natural-looking images.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+# Square root of the colour correlation of ImageNet, from lucid
+# (lucid/optvis/param/color.py), normalized so its largest column has norm 1.
+_COLOR_SQRT = np.asarray([[0.26, 0.09, 0.02],
+                          [0.27, 0.00, -0.05],
+                          [0.27, -0.09, 0.03]], dtype=np.float32)
+_COLOR_SQRT /= np.max(np.linalg.norm(_COLOR_SQRT, axis=0))
+
+# lucid divides the irfft output by 4 so that a spectrum drawn with sd 0.01
+# gives pixels of a sensible scale before the sigmoid.
+_FOURIER_OUTPUT_SCALE = 4.0
+_INIT_STDDEV = 0.01
+_EDGE = 1e-3  # keeps logit(init) finite for pixels at the ends of the range
+
+
+class PixelParam:
+  """Pixels optimized directly, clipped into `value_range` after each step.
+
+  Args:
+    value_range: (low, high) of valid pixel values.
+    noise: standard deviation of the starting noise, as a fraction of the range.
+    norm_bound: if set, images are also kept inside the L2 ball of this radius
+      (Erhan et al. 2009 keep ||x|| = rho).
+  """
+
+  name = "pixel"
+
+  def __init__(self, value_range=(0.0, 1.0), noise=0.1, norm_bound=None):
+    self.low, self.high = (float(v) for v in value_range)
+    self.noise = float(noise)
+    self.norm_bound = None if norm_bound is None else float(norm_bound)
+
+  def initial(self, shape, seed, init_images=None):
+    """Returns the starting parameters for images of `shape` (n, ...)."""
+    if init_images is not None:
+      return tf.clip_by_value(tf.cast(init_images, tf.float32), self.low,
+                              self.high)
+    middle = 0.5 * (self.low + self.high)
+    noise = tf.random.stateless_normal(shape, seed=seed)
+    return self.project(middle + self.noise * (self.high - self.low) * noise)
+
+  def to_images(self, params):
+    return params
+
+  def project(self, params):
+    params = tf.clip_by_value(params, self.low, self.high)
+    if self.norm_bound is None:
+      return params
+    axes = list(range(1, params.shape.rank))
+    norm = tf.sqrt(tf.reduce_sum(tf.square(params), axis=axes, keepdims=True))
+    return params * tf.minimum(1.0, self.norm_bound / tf.maximum(norm, 1e-12))
+
+
+def _rfft2d_frequencies(height, width):
+  fy = np.fft.fftfreq(height)[:, None]
+  fx = np.fft.rfftfreq(width)[None, :]
+  return np.sqrt(fx * fx + fy * fy).astype(np.float32)
+
+
+class FourierParam:
+  """A 1/f-scaled spectrum per channel, decorrelated colour, sigmoid into range.
+
+  Only for image inputs (n, H, W, C). Colour decorrelation is used when C == 3.
+
+  Args:
+    value_range: (low, high) of valid pixel values.
+    decay_power: how fast the spectrum's scale falls with frequency.
+  """
+
+  name = "fourier"
+
+  def __init__(self, value_range=(0.0, 1.0), decay_power=1.0):
+    self.low, self.high = (float(v) for v in value_range)
+    self.decay_power = float(decay_power)
+
+  def _scale(self, height, width):
+    freqs = _rfft2d_frequencies(height, width)
+    scale = 1.0 / np.maximum(freqs, 1.0 / max(height, width))**self.decay_power
+    return tf.constant(scale * np.sqrt(height * width), tf.float32)
+
+  def initial(self, shape, seed, init_images=None):
+    """Returns starting spectra (n, C, H, W//2+1, 2) for images of `shape`."""
+    n, height, width, channels = shape
+    if init_images is None:
+      return _INIT_STDDEV * tf.random.stateless_normal(
+          (n, channels, height, width // 2 + 1, 2), seed=seed)
+    unit = (tf.cast(init_images, tf.float32) - self.low) / (self.high - self.low)
+    unit = tf.clip_by_value(unit, _EDGE, 1.0 - _EDGE)
+    logits = tf.math.log(unit) - tf.math.log1p(-unit)
+    if channels == 3:
+      logits = tf.einsum("nhwc,cd->nhwd", logits, np.linalg.inv(_COLOR_SQRT.T))
+    spatial = tf.transpose(logits, (0, 3, 1, 2)) * _FOURIER_OUTPUT_SCALE
+    spectrum = tf.signal.rfft2d(spatial) / tf.cast(self._scale(height, width),
+                                                   tf.complex64)
+    return tf.stack([tf.math.real(spectrum), tf.math.imag(spectrum)], axis=-1)
+
+  def to_images(self, params):
+    height = params.shape[2]
+    width = (params.shape[3] - 1) * 2
+    spectrum = tf.complex(params[..., 0], params[..., 1])
+    spectrum *= tf.cast(self._scale(height, width), tf.complex64)
+    spatial = tf.signal.irfft2d(spectrum, fft_length=(height, width))
+    logits = tf.transpose(spatial, (0, 2, 3, 1)) / _FOURIER_OUTPUT_SCALE
+    if logits.shape[-1] == 3:
+      logits = tf.einsum("nhwc,cd->nhwd", logits, _COLOR_SQRT.T)
+    return self.low + (self.high - self.low) * tf.sigmoid(logits)
+
+  def project(self, params):
+    return params
+
+
+PARAMETERIZATIONS = {"pixel": PixelParam, "fourier": FourierParam}
+
+
+def make(param, value_range, image_rank):
+  """Resolves a parameterization given by name or instance.
+
+  Args:
+    param: "pixel", "fourier" or an object with initial/to_images/project.
+    value_range: (low, high), used when `param` is a name.
+    image_rank: rank of the model input, batch axis included.
+
+  Returns:
+    A parameterization object.
+
+  Raises:
+    ValueError: for an unknown name, or "fourier" on a non-image input.
+  """
+  if not isinstance(param, str):
+    return param
+  if param not in PARAMETERIZATIONS:
+    raise ValueError(f"Unknown parameterization {param!r}; use one of "
+                     f"{sorted(PARAMETERIZATIONS)} or a parameterization object.")
+  if param == "fourier" and image_rank != 4:
+    raise ValueError(
+        "The Fourier parameterization needs image inputs (batch, height, "
+        "width, channels); this model's input has rank "
+        f"{image_rank}. Use param='pixel'.")
+  return PARAMETERIZATIONS[param](value_range)

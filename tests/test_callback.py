@@ -1,0 +1,207 @@
+"""FeatureVizCallback: schedule, steps, isolation from training, failures."""
+
+import glob
+import logging
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.backend.event_processing import event_accumulator
+
+import tb_featviz
+from tb_featviz import metadata
+from tb_featviz.optvis import am as am_lib
+from tests import digits as digits_lib
+
+FAST_AM = {"steps": 8}
+
+
+def _data(n=192):
+  images, labels = digits_lib.digits()
+  return images[:n], labels[:n]
+
+
+def _model(seed=0, learning_rate=1e-3):
+  keras.utils.set_random_seed(seed)
+  model = digits_lib.cnn()
+  model.compile(keras.optimizers.Adam(learning_rate),
+                "sparse_categorical_crossentropy")
+  return model
+
+
+def _read(run_dir):
+  """An EventAccumulator over `run_dir` holding every step of every tag."""
+  accumulator = event_accumulator.EventAccumulator(
+      run_dir, size_guidance={event_accumulator.TENSORS: 0,
+                              event_accumulator.SCALARS: 0})
+  accumulator.Reload()
+  return accumulator
+
+
+def _steps(accumulator, tag):
+  return [event.step for event in accumulator.Tensors(tag)]
+
+
+def _record(event):
+  return metadata.parse_step_record(tf.make_ndarray(event.tensor_proto).item())
+
+
+def test_epoch_steps_line_up_with_keras_tensorboard(tmp_path):
+  x, y = _data()
+  model = _model()
+  callbacks = [
+      keras.callbacks.TensorBoard(str(tmp_path)),
+      tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv2": 4, "logits": [3, 7]},
+                                    am_options=FAST_AM, every_n_epochs=1),
+  ]
+  model.fit(x, y, epochs=3, batch_size=64, verbose=0, callbacks=callbacks)
+
+  ours = _read(str(tmp_path / "featviz"))
+  theirs = _read(str(tmp_path / "train"))
+  keras_steps = [event.step for event in theirs.Tensors("epoch_loss")]
+  assert keras_steps == [0, 1, 2]
+  assert _steps(ours, "featviz/am/conv2") == keras_steps
+  assert _steps(ours, "featviz/am/logits") == keras_steps
+  images = ours.Tensors("featviz/am/logits")[0]
+  assert tf.make_ndarray(images.tensor_proto).shape == (2,)  # one PNG per unit
+  record = _record(ours.Tensors("featviz/am/logits/record")[0])
+  assert list(record.units) == [3, 7]
+  assert len(record.activations) == 2 and record.seconds > 0
+  seconds = ours.Tensors("featviz/seconds/am/conv2")
+  assert [event.step for event in seconds] == keras_steps
+
+
+def test_every_n_epochs_also_logs_the_final_model(tmp_path):
+  x, y = _data()
+  model = _model()
+  callback = tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv1": 2},
+                                           am_options=FAST_AM, every_n_epochs=2)
+  model.fit(x, y, epochs=3, batch_size=64, verbose=0, callbacks=[callback])
+  assert _steps(_read(str(tmp_path / "featviz")), "featviz/am/conv1") == [1, 2]
+
+
+def test_every_n_steps_uses_keras_batch_steps(tmp_path):
+  x, y = _data()  # 192 images, batch 32: 6 batches per epoch, 12 in all
+  model = _model()
+  callbacks = [
+      keras.callbacks.TensorBoard(str(tmp_path), update_freq=5),
+      tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv1": 2},
+                                    am_options=FAST_AM, every_n_steps=5),
+  ]
+  model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=callbacks)
+  keras_steps = [event.step for event in
+                 _read(str(tmp_path / "train")).Tensors("batch_loss")]
+  ours = _steps(_read(str(tmp_path / "featviz")), "featviz/am/conv1")
+  assert ours == [5, 10, 12]  # every 5th batch, then the final model
+  assert set(ours[:2]) <= set(keras_steps)
+
+
+def test_training_is_unchanged_by_the_callback(tmp_path):
+  x, y = _data()
+  plain = _model(seed=3)
+  plain.fit(x, y, epochs=2, batch_size=32, verbose=0)
+
+  watched = _model(seed=3)
+  callback = tb_featviz.FeatureVizCallback(
+      str(tmp_path), am={"conv2": 4, "embed": 4, "logits": "all"},
+      am_options=FAST_AM, every_n_steps=2)
+  watched.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=[callback])
+
+  for before, after in zip(plain.get_weights(), watched.get_weights()):
+    np.testing.assert_array_equal(before, after)
+  assert int(watched.optimizer.iterations) == int(plain.optimizer.iterations) == 12
+  assert len(_steps(_read(str(tmp_path / "featviz")), "featviz/am/conv2")) == 6
+
+
+def test_same_starting_noise_at_every_interval(tmp_path):
+  x, y = _data()
+  frozen = _model(learning_rate=0.0)  # the model does not change...
+  callback = tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv2": 3},
+                                           am_options=FAST_AM, every_n_epochs=1)
+  frozen.fit(x, y, epochs=3, batch_size=64, verbose=0, callbacks=[callback])
+  events = _read(str(tmp_path / "featviz")).Tensors("featviz/am/conv2")
+  pngs = [tf.make_ndarray(event.tensor_proto).tolist() for event in events]
+  assert len(pngs) == 3 and pngs[0] == pngs[1] == pngs[2]  # ...nor do the pictures
+
+
+@pytest.mark.parametrize("am, message", [
+    ({"conv9": 4}, "no layer named 'conv9'"),
+    ({"conv2": [40]}, "which has 32 units"),
+    ({"logits": 11}, "which has 10 units"),
+])
+def test_bad_configuration_fails_before_the_first_step(tmp_path, am, message):
+  x, y = _data(64)
+  model = _model()
+  seen_batches = []
+  spy = keras.callbacks.LambdaCallback(
+      on_train_batch_begin=lambda batch, logs: seen_batches.append(batch))
+  callback = tb_featviz.FeatureVizCallback(str(tmp_path), am=am, am_options=FAST_AM)
+  with pytest.raises(ValueError, match=message):
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[callback, spy])
+  assert seen_batches == []
+
+
+def test_bad_schedule_is_refused(tmp_path):
+  with pytest.raises(ValueError, match="not both"):
+    tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv1": 1},
+                                  every_n_epochs=1, every_n_steps=5)
+  with pytest.raises(ValueError, match="positive integer"):
+    tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv1": 1}, every_n_steps=0)
+  with pytest.raises(ValueError, match="Nothing to visualize"):
+    tb_featviz.FeatureVizCallback(str(tmp_path))
+
+
+def test_a_failing_visualization_warns_once_and_training_goes_on(
+    tmp_path, monkeypatch, caplog):
+  real = am_lib.activation_maximization
+  calls = []
+
+  def flaky(model, layer, units, **options):
+    calls.append(layer)
+    if len(calls) in (2, 3):
+      raise RuntimeError("simulated out of memory")
+    return real(model, layer, units, **options)
+
+  monkeypatch.setattr(am_lib, "activation_maximization", flaky)
+  x, y = _data()
+  model = _model()
+  callback = tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv1": 2},
+                                           am_options=FAST_AM, every_n_epochs=1)
+  with caplog.at_level(logging.WARNING, logger="tb_featviz.callback"):
+    history = model.fit(x, y, epochs=4, batch_size=64, verbose=0, callbacks=[callback])
+  assert len(history.history["loss"]) == 4
+  warnings = [r for r in caplog.records if "simulated out of memory" in r.getMessage()]
+  assert len(warnings) == 1 and "conv1" in warnings[0].getMessage()
+  assert _steps(_read(str(tmp_path / "featviz")), "featviz/am/conv1") == [0, 3]
+
+
+def test_keyboard_interrupt_is_not_swallowed(tmp_path, monkeypatch):
+  def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(am_lib, "activation_maximization", interrupted)
+  x, y = _data(64)
+  callback = tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv1": 1})
+  with pytest.raises(KeyboardInterrupt):
+    _model().fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+
+
+def test_vector_model_needs_a_display_shape(tmp_path):
+  images, labels = digits_lib.digits(size=8)
+  flat = images.reshape(len(images), 64)[:128]
+  keras.utils.set_random_seed(0)
+  mlp = keras.Sequential([keras.Input((64,)), keras.layers.Dense(16, name="hidden"),
+                          keras.layers.Dense(10, activation="softmax", name="out")])
+  mlp.compile("adam", "sparse_categorical_crossentropy")
+  with pytest.raises(ValueError, match="display_shape"):
+    mlp.fit(flat, labels[:128], epochs=1, verbose=0, callbacks=[
+        tb_featviz.FeatureVizCallback(str(tmp_path), am={"hidden": 2})])
+  mlp.fit(flat, labels[:128], epochs=1, verbose=0, callbacks=[
+      tb_featviz.FeatureVizCallback(str(tmp_path), am={"hidden": 2},
+                                    am_options=FAST_AM, display_shape=(8, 8))])
+  events = _read(str(tmp_path / "featviz")).Tensors("featviz/am/hidden")
+  png = tf.make_ndarray(events[0].tensor_proto)[0]
+  assert tf.image.decode_png(png).shape == (8, 8, 1)
+  assert glob.glob(os.path.join(str(tmp_path), "featviz", "events.out.tfevents.*"))
