@@ -13,6 +13,8 @@ _PUBLIC = {
     "AMResult": "tb_featviz.optvis.am",
     "FeatureVizCallback": "tb_featviz.callback",
     "summary": "tb_featviz.summary",
+    "invert": "tb_featviz.optvis.inversion",
+    "InversionResult": "tb_featviz.optvis.inversion",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

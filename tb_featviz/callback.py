@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tb_featviz import summary
 from tb_featviz.optvis import am as am_lib
+from tb_featviz.optvis import inversion as inversion_lib
 from tb_featviz.optvis import recipe
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,9 @@ class FeatureVizCallback(keras.callbacks.Callback):
       or "all".
     am_options: keyword arguments for `tb_featviz.activation_maximization`
       (steps, preset, seed, ...), shared by all AM layers.
+    inversion: {"images": probe images (N, *input_shape), "layers": [names]}:
+      the same probe images are inverted from each layer at every interval.
+    inversion_options: keyword arguments for `tb_featviz.invert`.
     every_n_epochs: visualize after every n-th epoch.
     every_n_steps: visualize after every n-th training batch instead.
     value_range: (low, high) of the model's input pixels.
@@ -52,8 +56,9 @@ class FeatureVizCallback(keras.callbacks.Callback):
     run_name: the subdirectory of `log_dir` written to.
   """
 
-  def __init__(self, log_dir, *, am=None, am_options=None, every_n_epochs=None,
-               every_n_steps=None, value_range=(0.0, 1.0), display_shape=None,
+  def __init__(self, log_dir, *, am=None, am_options=None, inversion=None,
+               inversion_options=None, every_n_epochs=None, every_n_steps=None,
+               value_range=(0.0, 1.0), display_shape=None,
                run_name=DEFAULT_RUN_NAME):
     super().__init__()
     if every_n_epochs is not None and every_n_steps is not None:
@@ -64,11 +69,22 @@ class FeatureVizCallback(keras.callbacks.Callback):
                         ("every_n_steps", every_n_steps)):
       if value is not None and (not isinstance(value, int) or value < 1):
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if not am:
-      raise ValueError("Nothing to visualize: pass am={layer: units}.")
+    if not am and not inversion:
+      raise ValueError("Nothing to visualize: pass am={layer: units} and/or "
+                       "inversion={'images': probe, 'layers': [names]}.")
+    inversion = dict(inversion or {})
+    unknown = set(inversion) - {"images", "layers"}
+    if inversion and (unknown or "images" not in inversion
+                      or not inversion.get("layers")):
+      raise ValueError(
+          "inversion takes {'images': probe images, 'layers': [layer names]}"
+          + (f"; unknown keys {sorted(unknown)}" if unknown else "") + ".")
     self.log_dir = os.fspath(log_dir)
-    self.am = dict(am)
+    self.am = dict(am or {})
     self.am_options = dict(am_options or {})
+    self.inversion_layers = list(inversion.get("layers", []))
+    self.inversion_images = inversion.get("images")
+    self.inversion_options = dict(inversion_options or {})
     self.every_n_epochs = every_n_epochs
     self.every_n_steps = every_n_steps
     self.value_range = recipe.check_value_range(value_range)
@@ -79,20 +95,27 @@ class FeatureVizCallback(keras.callbacks.Callback):
     self._batches = 0
     self._last_logged_step = None
     self._failed = set()
+    self._originals_written = set()
 
   # -- configuration ----------------------------------------------------------
 
   def _validate(self):
-    """Resolves every layer and unit list, raising ValueError on mistakes."""
-    self._units = {}
-    for layer, units in self.am.items():
-      extractor = recipe.extractor(self.model, layer)
-      recipe.check_display_shape(self.display_shape, extractor.input_shape)
-      if len(extractor.input_shape) != 3 and self.display_shape is None:
-        raise ValueError(
-            f"Model input {extractor.input_shape} is not an image; pass "
-            "display_shape=(height, width) so the callback can draw it.")
-      self._units[layer] = extractor.check_units(units)
+    """Resolves every layer, unit list and probe, raising ValueError on mistakes."""
+    self._units = {layer: self._extractor(layer).check_units(units)
+                   for layer, units in self.am.items()}
+    for layer in self.inversion_layers:
+      self.inversion_images = inversion_lib.check_images(
+          self.inversion_images, self._extractor(layer).input_shape,
+          self.value_range, what="inversion probe images")
+
+  def _extractor(self, layer):
+    extractor = recipe.extractor(self.model, layer)
+    recipe.check_display_shape(self.display_shape, extractor.input_shape)
+    if len(extractor.input_shape) != 3 and self.display_shape is None:
+      raise ValueError(
+          f"Model input {extractor.input_shape} is not an image; pass "
+          "display_shape=(height, width) so the callback can draw it.")
+    return extractor
 
   # -- schedule ---------------------------------------------------------------
 
@@ -128,25 +151,39 @@ class FeatureVizCallback(keras.callbacks.Callback):
 
   def _visualize(self, step):
     self._last_logged_step = step
-    options = dict(self.am_options)
-    options.setdefault("value_range", self.value_range)
-    options.setdefault("display_shape", self.display_shape)
     with self._writer.as_default(step=step), tf.summary.record_if(True):
       for layer, units in self._units.items():
-        self._run_one(layer, step, lambda: am_lib.activation_maximization(
-            self.model, layer, units, **options), summary.am)
+        self._run_one("am", layer, step, lambda: am_lib.activation_maximization(
+            self.model, layer, units, **self._options(self.am_options)),
+                      summary.am)
+      for layer in self.inversion_layers:
+        self._run_one("inversion", layer, step, lambda: inversion_lib.invert(
+            self.model, layer, self.inversion_images,
+            **self._options(self.inversion_options)), self._write_inversion)
     self._writer.flush()
 
-  def _run_one(self, layer, step, compute, write):
-    """Computes and writes one visualization; warns (once per layer) on failure."""
+  def _options(self, options):
+    options = dict(options)
+    options.setdefault("value_range", self.value_range)
+    options.setdefault("display_shape", self.display_shape)
+    return options
+
+  def _write_inversion(self, layer, result, *, step, seconds):
+    first = layer not in self._originals_written
+    summary.inversion(layer, result, step=step, seconds=seconds,
+                      originals=self.inversion_images if first else None)
+    self._originals_written.add(layer)
+
+  def _run_one(self, kind, layer, step, compute, write):
+    """Computes and writes one visualization; warns once per layer on failure."""
     try:
       started = time.perf_counter()
       result = compute()
       seconds = time.perf_counter() - started
       write(layer, result, step=step, seconds=seconds)
     except Exception as error:  # pylint: disable=broad-except
-      if layer not in self._failed:
-        logger.warning("tb_featviz: visualizing layer %r at step %d failed "
-                       "(%s: %s); training goes on and later intervals will "
-                       "try again.", layer, step, type(error).__name__, error)
-        self._failed.add(layer)
+      if (kind, layer) not in self._failed:
+        logger.warning("tb_featviz: %s of layer %r at step %d failed (%s: %s); "
+                       "training goes on and later intervals will try again.",
+                       kind, layer, step, type(error).__name__, error)
+        self._failed.add((kind, layer))

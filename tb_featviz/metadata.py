@@ -17,12 +17,14 @@ PROTO_VERSION = 1
 
 TAG_PREFIX = "featviz"
 RECORD_SUFFIX = "record"
+ORIGINALS_SUFFIX = "originals"
 
 AM = plugin_data_pb2.FeatVizPluginData.AM
 INVERSION = plugin_data_pb2.FeatVizPluginData.INVERSION
 MFV = plugin_data_pb2.FeatVizPluginData.MFV
 IMAGES = plugin_data_pb2.FeatVizPluginData.IMAGES
 RECORD = plugin_data_pb2.FeatVizPluginData.RECORD
+ORIGINALS = plugin_data_pb2.FeatVizPluginData.ORIGINALS
 
 KIND_NAMES = {AM: "am", INVERSION: "inversion", MFV: "mfv"}
 KIND_BY_NAME = {name: kind for kind, name in KIND_NAMES.items()}
@@ -53,13 +55,19 @@ def record_tag(images_tag):
   return f"{images_tag}/{RECORD_SUFFIX}"
 
 
+def originals_tag(images_tag):
+  """The tag of the images an inversion series reconstructs."""
+  return f"{images_tag}/{ORIGINALS_SUFFIX}"
+
+
 def create_summary_metadata(kind, role, *, layer, units=(), value_range=(0.0, 1.0),
                             display_shape=(), companion_tag="", description=""):
   """Creates the SummaryMetadata of one featviz time series.
 
   Args:
     kind: AM, INVERSION or MFV.
-    role: IMAGES (a blob sequence of PNGs) or RECORD (a serialized StepRecord).
+    role: IMAGES or ORIGINALS (a blob sequence of PNGs) or RECORD (a
+      serialized StepRecord).
     layer: the layer's name.
     units: AM: the unit of each image; MFV: the one unit.
     value_range: (low, high) of the visualized inputs.
@@ -75,8 +83,8 @@ def create_summary_metadata(kind, role, *, layer, units=(), value_range=(0.0, 1.
       units=[int(u) for u in units], value_low=float(value_range[0]),
       value_high=float(value_range[1]),
       display_shape=[int(d) for d in display_shape], companion_tag=companion_tag)
-  data_class = (summary_pb2.DATA_CLASS_BLOB_SEQUENCE if role == IMAGES
-                else summary_pb2.DATA_CLASS_TENSOR)
+  data_class = (summary_pb2.DATA_CLASS_TENSOR if role == RECORD
+                else summary_pb2.DATA_CLASS_BLOB_SEQUENCE)
   return summary_pb2.SummaryMetadata(
       summary_description=description,
       plugin_data=summary_pb2.SummaryMetadata.PluginData(

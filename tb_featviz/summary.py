@@ -16,6 +16,7 @@ import tensorflow as tf
 from tb_featviz import metadata
 
 SECONDS_TAG_PREFIX = "featviz/seconds"
+INVERSION_ERROR_TAG_PREFIX = "featviz/inversion_error"
 
 
 def _display_shape(images, display_shape):
@@ -50,22 +51,41 @@ def encode_pngs(images, value_range, display_shape):
   return tf.map_fn(tf.image.encode_png, as_bytes, fn_output_signature=tf.string)
 
 
+def _from_result(data, **given):
+  """The images of `data` and `given`, each None taken from `data` if it has it.
+
+  `data` is a result object (AMResult, InversionResult, ...) or an array of
+  images; value_range defaults to (0, 1).
+  """
+  images = np.asarray(getattr(data, "images", data))
+  values = [getattr(data, name, None) if value is None else value
+            for name, value in given.items()]
+  names = list(given)
+  if "value_range" in names and values[names.index("value_range")] is None:
+    values[names.index("value_range")] = (0.0, 1.0)
+  return (images, *values)
+
+
 def _write(kind, tag, layer, images, record, *, step, units=(), value_range,
-           display_shape, description):
-  """Writes the IMAGES and RECORD series of one visualization step."""
+           display_shape, description, originals=None):
+  """Writes the IMAGES and RECORD (and ORIGINALS) series of one step."""
   images = np.asarray(images, dtype=np.float32)
   shape = _display_shape(images, display_shape)
   rtag = metadata.record_tag(tag)
-  image_meta = metadata.create_summary_metadata(
-      kind, metadata.IMAGES, layer=layer, units=units, value_range=value_range,
-      display_shape=shape, companion_tag=rtag, description=description or "")
-  record_meta = metadata.create_summary_metadata(
-      kind, metadata.RECORD, layer=layer, units=units, value_range=value_range,
-      display_shape=shape, companion_tag=tag)
-  wrote = tf.summary.write(tag, encode_pngs(images, value_range, shape),
-                           step=step, metadata=image_meta)
-  return tf.summary.write(rtag, tf.constant(record), step=step,
-                          metadata=record_meta) & wrote
+
+  def series(role, series_tag, data, companion, text=""):
+    meta = metadata.create_summary_metadata(
+        kind, role, layer=layer, units=units, value_range=value_range,
+        display_shape=shape, companion_tag=companion, description=text)
+    return tf.summary.write(series_tag, data, step=step, metadata=meta)
+
+  wrote = series(metadata.IMAGES, tag, encode_pngs(images, value_range, shape),
+                 rtag, description or "")
+  wrote &= series(metadata.RECORD, rtag, tf.constant(record), tag)
+  if originals is not None:
+    wrote &= series(metadata.ORIGINALS, metadata.originals_tag(tag),
+                    encode_pngs(originals, value_range, shape), tag)
+  return wrote
 
 
 def am(name, data, step=None, *, activations=None, units=None,
@@ -90,16 +110,9 @@ def am(name, data, step=None, *, activations=None, units=None,
     ValueError: if the numbers of images, units and activations differ, or the
       images cannot be shown as pictures.
   """
-  images = getattr(data, "images", data)
-  if activations is None:
-    activations = getattr(data, "activations", None)
-  if units is None:
-    units = getattr(data, "units", None)
-  if value_range is None:
-    value_range = getattr(data, "value_range", (0.0, 1.0))
-  if display_shape is None:
-    display_shape = getattr(data, "display_shape", None)
-  images = np.asarray(images)
+  images, activations, units, value_range, display_shape = _from_result(
+      data, activations=activations, units=units, value_range=value_range,
+      display_shape=display_shape)
   n = len(images)
   units = list(range(n)) if units is None else [int(u) for u in units]
   activations = (np.full(n, np.nan) if activations is None
@@ -115,6 +128,56 @@ def am(name, data, step=None, *, activations=None, units=None,
                  display_shape=display_shape, description=description)
   if seconds is not None:
     seconds_scalar(metadata.AM, name, seconds, step=step)
+  return wrote
+
+
+def inversion(name, data, step=None, *, originals=None, errors=None,
+              value_range=None, display_shape=None, seconds=None,
+              description=None):
+  """Writes reconstructions of probe images from a layer, with their errors.
+
+  The originals are needed once per run: pass them at the first step (the
+  callback does) and leave them out afterwards. The mean normalized error is
+  also written as an ordinary scalar, `featviz/inversion_error/<name>`, so the
+  Scalars tab shows it.
+
+  Args:
+    name: the layer's name; the tag is `featviz/inversion/<name>`.
+    data: an `InversionResult`, or an array of reconstructions (N, ...).
+    step: the step (defaults to `tf.summary.experimental.get_step()`).
+    originals: the images that were inverted (N, ...), or None.
+    errors: (N,) normalized feature errors; taken from `data` if it is a result.
+    value_range: (low, high) of the pixels; default (0, 1) or the result's.
+    display_shape: (H, W) or (H, W, C) to show vector inputs as pictures.
+    seconds: how long the inversion took, also written as a scalar.
+    description: Markdown shown by TensorBoard.
+
+  Returns:
+    True if the summaries were written, False if no default writer is set.
+
+  Raises:
+    ValueError: if the numbers of reconstructions, originals and errors differ.
+  """
+  images, errors, value_range, display_shape = _from_result(
+      data, errors=errors, value_range=value_range, display_shape=display_shape)
+  n = len(images)
+  errors = (np.full(n, np.nan, np.float32) if errors is None
+            else np.asarray(errors, dtype=np.float32).reshape(-1))
+  if len(errors) != n or (originals is not None and len(originals) != n):
+    raise ValueError(f"Got {n} reconstructions, {len(errors)} errors and "
+                     f"{'no' if originals is None else len(originals)} originals; "
+                     "they must match.")
+  record = metadata.create_step_record(errors=[float(e) for e in errors],
+                                       seconds=float(seconds or 0.0))
+  tag = metadata.image_tag(metadata.INVERSION, name)
+  wrote = _write(metadata.INVERSION, tag, name, images, record, step=step,
+                 value_range=value_range, display_shape=display_shape,
+                 description=description, originals=originals)
+  tf.summary.scalar(f"{INVERSION_ERROR_TAG_PREFIX}/{name}", float(np.mean(errors)),
+                    step=step, description="Mean normalized feature error "
+                    "||phi(x) - phi0||^2 / ||phi0||^2 of the reconstructions.")
+  if seconds is not None:
+    seconds_scalar(metadata.INVERSION, name, seconds, step=step)
   return wrote
 
 

@@ -205,3 +205,47 @@ def test_vector_model_needs_a_display_shape(tmp_path):
   png = tf.make_ndarray(events[0].tensor_proto)[0]
   assert tf.image.decode_png(png).shape == (8, 8, 1)
   assert glob.glob(os.path.join(str(tmp_path), "featviz", "events.out.tfevents.*"))
+
+
+def test_inversion_logs_originals_once_and_errors_every_interval(tmp_path):
+  x, y = _data()
+  model = _model()
+  probe = x[:4]
+  callback = tb_featviz.FeatureVizCallback(
+      str(tmp_path), inversion={"images": probe, "layers": ["conv1", "embed"]},
+      inversion_options={"steps": 8}, every_n_epochs=1)
+  model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[callback])
+  ours = _read(str(tmp_path / "featviz"))
+  for layer in ("conv1", "embed"):
+    tag = f"featviz/inversion/{layer}"
+    assert _steps(ours, tag) == [0, 1]
+    assert _steps(ours, tag + "/originals") == [0]
+    originals = tf.make_ndarray(ours.Tensors(tag + "/originals")[0].tensor_proto)
+    decoded = tf.image.decode_png(originals[0]).numpy()[..., 0] / 255.0
+    np.testing.assert_allclose(decoded, probe[0, ..., 0], atol=1 / 255)
+    record = _record(ours.Tensors(tag + "/record")[1])
+    assert len(record.errors) == 4 and all(e >= 0 for e in record.errors)
+    mean_error = ours.Tensors(f"featviz/inversion_error/{layer}")
+    assert [e.step for e in mean_error] == [0, 1]
+    assert float(tf.make_ndarray(mean_error[1].tensor_proto)) == pytest.approx(
+        np.mean(record.errors), rel=1e-5)
+
+
+@pytest.mark.parametrize("inversion, message", [
+    ({"images": np.zeros((2, 27, 28, 1), np.float32), "layers": ["conv1"]},
+     r"shape \(2, 27, 28, 1\); the model takes \(N, 28, 28, 1\)"),
+    ({"images": np.full((2, 28, 28, 1), 255, np.float32), "layers": ["conv1"]},
+     "outside value_range"),
+    ({"images": np.zeros((2, 28, 28, 1), np.float32), "layers": ["nope"]},
+     "no layer named 'nope'"),
+])
+def test_bad_probe_images_fail_before_the_first_step(tmp_path, inversion, message):
+  x, y = _data(64)
+  callback = tb_featviz.FeatureVizCallback(str(tmp_path), inversion=inversion)
+  with pytest.raises(ValueError, match=message):
+    _model().fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+
+
+def test_inversion_config_must_name_images_and_layers(tmp_path):
+  with pytest.raises(ValueError, match="inversion takes"):
+    tb_featviz.FeatureVizCallback(str(tmp_path), inversion={"images": np.zeros(1)})

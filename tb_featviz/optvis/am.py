@@ -47,18 +47,15 @@ def _starting_images(init, n, input_shape):
 
 
 def _renderer(extractor, pieces, objective, optimizer, jit_compile):
-  key = ("am", objective, optimizer, bool(jit_compile)) + pieces.key
-  cache = extractor.__dict__.setdefault("_renderers", {})
-  if key not in cache:
+  def unit_value(images, units):
+    return features_lib.unit_objective(extractor(images), units, objective)
 
-    def unit_value(images, units):
-      return features_lib.unit_objective(extractor(images), units, objective)
-
-    cache[key] = engine.Renderer(
-        unit_value, pieces.param, transforms=pieces.transforms,
-        regularizers=pieces.regularizers, optimizer=optimizer,
-        jit_compile=jit_compile, tracing=extractor.tracing)
-  return cache[key]
+  return extractor.renderer(
+      ("am", objective, optimizer, bool(jit_compile)) + pieces.key,
+      lambda: engine.Renderer(
+          unit_value, pieces.param, transforms=pieces.transforms,
+          regularizers=pieces.regularizers, optimizer=optimizer,
+          jit_compile=jit_compile, tracing=extractor.tracing))
 
 
 def activation_maximization(model, layer, units=None, *, steps=256,
@@ -124,25 +121,12 @@ def activation_maximization(model, layer, units=None, *, steps=256,
 
   n = len(unit_ids)
   start = _starting_images(init, n, input_shape)
-  chunk = max(1, min(int(batch_size), n))
-  # One draw for all units, sliced per chunk: the noise a unit starts from does
-  # not depend on how the units are chunked.
+  # One draw for all units, then chunks: the noise a unit starts from does not
+  # depend on how the units are chunked.
   params = pieces.param.initial((n, *input_shape), seed=[seed, 0],
                                 init_images=start)
-  images, values = [], []
-  for begin in range(0, n, chunk):
-    ids = unit_ids[begin:begin + chunk]
-    pad = chunk - len(ids)  # pad the last chunk: same shapes, no retracing
-    chunk_params = params[begin:begin + chunk]
-    if pad:
-      chunk_params = tf.concat([chunk_params, tf.repeat(chunk_params[-1:], pad, 0)], 0)
-    chunk_units = tf.constant(ids + [ids[-1]] * pad, tf.int32)
-    out_images, out_values = renderer(chunk_params, chunk_units, steps=steps,
-                                      learning_rate=learning_rate,
-                                      seed=(seed * 1000003 + begin) % 2**31)
-    images.append(out_images.numpy()[:len(ids)])
-    values.append(out_values.numpy()[:len(ids)])
-  return AMResult(images=np.concatenate(images).astype(np.float32),
-                  activations=np.concatenate(values).astype(np.float32),
-                  units=unit_ids, layer=layer, value_range=value_range,
-                  display_shape=display_shape)
+  images, activations = renderer.run_batched(
+      params, tf.constant(unit_ids, tf.int32), batch_size=batch_size,
+      steps=steps, learning_rate=learning_rate, seed=seed)
+  return AMResult(images=images, activations=activations, units=unit_ids,
+                  layer=layer, value_range=value_range, display_shape=display_shape)

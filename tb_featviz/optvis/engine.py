@@ -8,6 +8,7 @@ place all of it on a GPU and the host only sees the final images.
 
 import contextlib
 
+import numpy as np
 import tensorflow as tf
 
 ADAM = "adam"
@@ -49,11 +50,13 @@ class Renderer:
       FeatureExtractor.tracing).
     gradient_mask: optional callable (step, params) -> multiplier for the
       gradient of the parameters (e.g. centre-only updates late in MFV).
+    final_learning_rate: the learning rate at the last step, as a fraction of
+      the first; the rate decays exponentially in between (1.0: constant).
   """
 
   def __init__(self, objective, param, *, transforms=None, regularizers=(),
                optimizer=ADAM, jit_compile=False, tracing=None,
-               gradient_mask=None):
+               gradient_mask=None, final_learning_rate=1.0):
     if optimizer not in _UPDATES:
       raise ValueError(f"Unknown optimizer {optimizer!r}; use one of {OPTIMIZERS}.")
     self.objective = objective
@@ -64,6 +67,7 @@ class Renderer:
     self._optimizer = optimizer
     self._tracing = tracing or contextlib.nullcontext
     self._gradient_mask = gradient_mask
+    self._final_learning_rate = float(final_learning_rate)
     self.trace_count = 0
     self._loop = tf.function(self._run, jit_compile=bool(jit_compile))
 
@@ -88,7 +92,11 @@ class Renderer:
       grads = tape.gradient(loss, params)
       if self._gradient_mask is not None:
         grads *= self._gradient_mask(step, params)
-      params, state = self._update(params, grads, state, step, learning_rate)
+      rate = learning_rate
+      if self._final_learning_rate != 1.0:
+        progress = tf.cast(step, tf.float32) / tf.cast(tf.maximum(steps, 1), tf.float32)
+        rate *= tf.pow(self._final_learning_rate, progress)
+      params, state = self._update(params, grads, state, step, rate)
       return step + 1, self.param.project(params), state
 
     state = (tf.zeros_like(params), tf.zeros_like(params)) if self._optimizer == ADAM else ()
@@ -115,3 +123,33 @@ class Renderer:
       return self._loop(params, targets, tf.constant(int(steps), tf.int32),
                         tf.constant(float(learning_rate), tf.float32),
                         tf.constant(int(seed), tf.int32))
+
+  def run_batched(self, params, targets, *, batch_size, steps, learning_rate, seed):
+    """Runs the loop over `params` and `targets` in chunks of `batch_size`.
+
+    The last chunk is padded to full size (and the padding dropped), so every
+    chunk has the same shapes and the loop is traced once.
+
+    Args:
+      params: starting parameters, one per image along axis 0.
+      targets: a tensor with one entry per image along axis 0.
+      batch_size: the most images optimized at once.
+      steps, learning_rate: as for `__call__`.
+      seed: int; chunk i uses a seed derived from it and its offset.
+
+    Returns:
+      (images, values) as NumPy arrays over all images.
+    """
+    n = int(params.shape[0])
+    chunk = max(1, min(int(batch_size), n))
+    images, values = [], []
+    for begin in range(0, n, chunk):
+      size = min(chunk, n - begin)
+      index = tf.minimum(tf.range(begin, begin + chunk), n - 1)  # pads with the last
+      out_images, out_values = self(
+          tf.gather(params, index), tf.gather(targets, index), steps=steps,
+          learning_rate=learning_rate, seed=(seed * 1000003 + begin) % 2**31)
+      images.append(out_images.numpy()[:size])
+      values.append(out_values.numpy()[:size])
+    return (np.concatenate(images).astype(np.float32),
+            np.concatenate(values).astype(np.float32))

@@ -113,10 +113,21 @@ class FeatureExtractor:
       raise ValueError(
           f"Layer {layer_name!r} has {len(output)} outputs; choose a layer with "
           "a single output.")
-    self._truncated = keras.Model(model.inputs, output)
+    self._truncated = keras.Model(model.inputs[0], output)
     self.input_shape = tuple(model.inputs[0].shape[1:])
     self.width = int(output.shape[-1])
     self.output_rank = len(output.shape)
+    self._renderers = {}
+
+  def renderer(self, key, build):
+    """The compiled loop cached under `key`, made by `build()` on first use.
+
+    Loops are cached per extractor (one per model and layer), so calling a
+    visualization again with the same options and shapes does not retrace.
+    """
+    if key not in self._renderers:
+      self._renderers[key] = build()
+    return self._renderers[key]
 
   @contextlib.contextmanager
   def _linear_activation(self):
