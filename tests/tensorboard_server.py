@@ -53,7 +53,11 @@ def running(logdir, *flags, path_prefix=""):
              "--port", str(port), "--reload_interval", "1", *flags]
   if path_prefix:
     command += ["--path_prefix", path_prefix]
-  log = open(os.path.join(str(logdir), "..", f"tensorboard-{port}.log"), "w+")
+  # Beside the logdir, not in it; dirname() rather than "logdir/.." so that a
+  # logdir that does not exist yet works too.
+  log_path = os.path.join(os.path.dirname(os.path.abspath(str(logdir))),
+                          f"tensorboard-{port}.log")
+  log = open(log_path, "w+")
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
   process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
   base = f"http://127.0.0.1:{port}{path_prefix}"

@@ -1,0 +1,338 @@
+"""The featviz TensorBoard plugin: the backend routes behind the panel.
+
+Reads what `tb_featviz.summary` wrote, only through TensorBoard's data provider,
+and serves it as JSON and PNG (see docs/http_api.md), plus the panel's own files
+from the `frontend` folder. Imports no TensorFlow.
+"""
+
+import logging
+import math
+import os
+import re
+
+import numpy as np
+from google.protobuf import message as pb_message
+from tensorboard import errors
+from tensorboard import plugin_util
+from tensorboard.backend import http_util
+from tensorboard.data import provider
+from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
+
+from tb_featviz import metadata
+
+logger = logging.getLogger(__name__)
+
+# How many steps to ask the data provider for, per time series. Storage sampling
+# (`--samples_per_plugin`, which FeatVizLoader sets to "all" for featviz) decides
+# how many there are; this only has to be larger.
+DOWNSAMPLE = 1_000_000
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MAX_KEY_LENGTH = 8192
+
+# Only these kinds of files are ever served from the frontend folder.
+_CONTENT_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+# One path segment of a static file: no "..", no hidden files, no "\", "%",
+# NUL, ":" or anything else outside this set.
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+_STATIC_ROUTE = "/static/"
+
+_PARSE_ERRORS = (metadata.UnsupportedVersionError, TypeError, ValueError,
+                 pb_message.DecodeError)
+
+
+def default_frontend_dir():
+  """The folder the panel's files are served from.
+
+  Returns:
+    `tb_featviz/frontend` when it exists (an installed package), else the
+    top-level `frontend/` folder of a source checkout.
+  """
+  here = os.path.dirname(os.path.abspath(__file__))
+  installed = os.path.join(here, "frontend")
+  if os.path.isdir(installed):
+    return installed
+  return os.path.join(os.path.dirname(here), "frontend")
+
+
+def _finite(value):
+  """`value` as a float, or None when it is NaN or infinite (JSON has neither)."""
+  value = float(value)
+  return value if math.isfinite(value) else None
+
+
+def _record_bytes(array):
+  """The bytes of a scalar string tensor as returned by `read_tensors`."""
+  value = np.asarray(array)
+  if value.size != 1:
+    raise ValueError(f"Expected a scalar string tensor, got shape {value.shape}")
+  value = value.reshape(-1)[0]
+  return bytes(value) if isinstance(value, bytes) else value
+
+
+def _step_entry(kind, data, datum, record):
+  """The JSON of one step: its images and, when `record` is not None, numbers."""
+  def floats(values):
+    return [_finite(v) for v in values] if record else []
+  entry = {
+      "step": datum.step,
+      "wall_time": datum.wall_time,
+      "units": list(record.units if record and record.units else data.units),
+      "activations": floats(record and record.activations),
+      "seconds": _finite(record.seconds) if record else None,
+      "images": [ref.blob_key for ref in datum.values],
+  }
+  if kind == "inversion":
+    entry["errors"] = floats(record and record.errors)
+  elif kind == "mfv":
+    points = floats(record and record.embedding)
+    entry["embedding"] = [points[i:i + 2] for i in range(0, len(points), 2)]
+    entry["labels"] = list(record.labels) if record else []
+    entry["k"] = record.k if record else 0
+    entry["mean_activations"] = floats(record and record.mean_activations)
+  return entry
+
+
+class FeatVizPlugin(base_plugin.TBPlugin):
+  """Serves featviz summaries and the featviz panel."""
+
+  plugin_name = metadata.PLUGIN_NAME
+
+  def __init__(self, context, *, frontend_dir=None):
+    """Creates the plugin.
+
+    Args:
+      context: a `base_plugin.TBContext`; only its `data_provider` is used.
+      frontend_dir: the folder of the panel's files; `default_frontend_dir()`
+        when None.
+    """
+    self._data_provider = context.data_provider
+    self._frontend_dir = frontend_dir or default_frontend_dir()
+    self._warned = set()
+
+  def get_plugin_apps(self):
+    return {
+        "/tags": self._serve_tags,
+        "/steps": self._serve_steps,
+        "/image": self._serve_image,
+        "/index.js": self._serve_index_js,
+        _STATIC_ROUTE + "*": self._serve_static,
+    }
+
+  def is_active(self):
+    return False  # TensorBoard asks the data provider (`data_plugin_names`).
+
+  def data_plugin_names(self):
+    return (metadata.PLUGIN_NAME,)
+
+  def frontend_metadata(self):
+    return base_plugin.FrontendMetadata(es_module_path="/index.js",
+                                        tab_name="Feature Viz")
+
+  def _warn_once(self, key, text, *args):
+    if key not in self._warned:
+      self._warned.add(key)
+      logger.warning(text, *args)
+
+  def _images_metadata(self, run, tag, content):
+    """The FeatVizPluginData of an IMAGES series, or None to skip it."""
+    try:
+      data = metadata.parse_plugin_metadata(content)
+    except _PARSE_ERRORS as error:
+      self._warn_once(("metadata", run, tag),
+                      "featviz: skipping run %r tag %r: %s", run, tag, error)
+      return None
+    return data if data.role == metadata.IMAGES else None
+
+  def _tags_impl(self, ctx, experiment):
+    series = self._data_provider.list_blob_sequences(
+        ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME)
+    result = {}
+    for run, tags in series.items():
+      for tag, time_series in tags.items():
+        data = self._images_metadata(run, tag, time_series.plugin_content)
+        if data is None:
+          continue
+        result.setdefault(run, {})[tag] = {
+            "kind": metadata.KIND_NAMES.get(data.kind, "unknown"),
+            "layer": data.layer,
+            "units": list(data.units),
+            "display_shape": list(data.display_shape),
+            "value_range": [_finite(data.value_low), _finite(data.value_high)],
+            "description": time_series.description,
+        }
+    return result
+
+  def _records_by_step(self, ctx, experiment, run, record_tag):
+    """{step: StepRecord} of a RECORD series (first record of each step)."""
+    series = self._data_provider.read_tensors(
+        ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME,
+        downsample=DOWNSAMPLE,
+        run_tag_filter=provider.RunTagFilter(runs=[run], tags=[record_tag]))
+    records = {}
+    for datum in series.get(run, {}).get(record_tag, []):
+      if datum.step in records:
+        continue
+      try:
+        records[datum.step] = metadata.parse_step_record(_record_bytes(datum.numpy))
+      except _PARSE_ERRORS as error:
+        self._warn_once(("record", run, record_tag, datum.step),
+                        "featviz: skipping the record of run %r tag %r step %d: %s",
+                        run, record_tag, datum.step, error)
+    return records
+
+  def _steps_impl(self, ctx, experiment, run, tag):
+    rtf = provider.RunTagFilter(runs=[run], tags=[tag])
+    listing = self._data_provider.list_blob_sequences(
+        ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME,
+        run_tag_filter=rtf)
+    time_series = listing.get(run, {}).get(tag)
+    data = None
+    if time_series is not None:
+      data = self._images_metadata(run, tag, time_series.plugin_content)
+    if data is None:
+      raise errors.NotFoundError(
+          f"No featviz visualization for run {run!r}, tag {tag!r}")
+    blobs = self._data_provider.read_blob_sequences(
+        ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME,
+        downsample=DOWNSAMPLE, run_tag_filter=rtf).get(run, {}).get(tag, [])
+    records = self._records_by_step(
+        ctx, experiment, run, data.companion_tag or metadata.record_tag(tag))
+    kind = metadata.KIND_NAMES.get(data.kind, "unknown")
+    steps = [_step_entry(kind, data, datum, records.get(datum.step))
+             for datum in sorted(blobs, key=lambda d: d.step)]
+    result = {"run": run, "tag": tag, "kind": kind, "steps": steps}
+    if kind == "inversion":
+      result["originals"] = self._latest_keys(
+          ctx, experiment, run, metadata.originals_tag(tag))
+    return result
+
+  def _latest_keys(self, ctx, experiment, run, tag):
+    """The blob keys of the last step of blob sequence `tag` ([] if none)."""
+    data = self._data_provider.read_blob_sequences(
+        ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME,
+        downsample=DOWNSAMPLE,
+        run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]))
+    series = data.get(run, {}).get(tag)
+    if not series:
+      return []
+    return [ref.blob_key for ref in max(series, key=lambda d: d.step).values]
+
+  def _read_png(self, ctx, key):
+    """The PNG bytes of blob `key`; raises InvalidArgumentError/NotFoundError.
+
+    Keys are the data provider's own blob keys, passed through unchanged. What a
+    bad key makes a provider raise differs (ValueError or TypeError from the
+    multiplexer's base64/JSON decoding, KeyError or IndexError for unknown run,
+    tag or index, `errors.NotFoundError`, grpc errors under the fast loader), so
+    every failure becomes a 400 or a 404, and only PNG bytes are ever returned.
+    """
+    if not key or len(key) > _MAX_KEY_LENGTH:
+      raise errors.InvalidArgumentError("Malformed image key")
+    try:
+      blob = self._data_provider.read_blob(ctx, blob_key=key)
+    except errors.PublicError:
+      raise
+    except (ValueError, TypeError) as error:
+      raise errors.InvalidArgumentError(f"Malformed image key: {error}") from None
+    except Exception as error:  # pylint: disable=broad-except
+      logger.info("featviz: no blob for key %r: %r", key, error)
+      raise errors.NotFoundError("No such image") from None
+    if not isinstance(blob, bytes) or not blob.startswith(_PNG_SIGNATURE):
+      raise errors.NotFoundError("No such image")
+    return bytes(blob)
+
+  def _read_static(self, name):
+    """(bytes, content type) of frontend file `name`; raises NotFoundError."""
+    segments = name.split("/")
+    content_type = _CONTENT_TYPES.get(os.path.splitext(name)[1].lower())
+    if content_type is None or not all(_SAFE_SEGMENT.match(s) for s in segments):
+      raise errors.NotFoundError(f"No such file: {name!r}")
+    root = os.path.realpath(self._frontend_dir)
+    path = os.path.realpath(os.path.join(root, *segments))
+    if os.path.commonpath([root, path]) != root or not os.path.isfile(path):
+      raise errors.NotFoundError(f"No such file: {name!r}")
+    with open(path, "rb") as f:
+      return f.read(), content_type
+
+  @wrappers.Request.application
+  def _serve_tags(self, request):
+    ctx = plugin_util.context(request.environ)
+    experiment = plugin_util.experiment_id(request.environ)
+    return http_util.Respond(request, self._tags_impl(ctx, experiment),
+                             "application/json")
+
+  @wrappers.Request.application
+  def _serve_steps(self, request):
+    run = request.args.get("run")
+    tag = request.args.get("tag")
+    if run is None or tag is None:
+      raise errors.InvalidArgumentError("Both `run` and `tag` are required")
+    ctx = plugin_util.context(request.environ)
+    experiment = plugin_util.experiment_id(request.environ)
+    return http_util.Respond(request, self._steps_impl(ctx, experiment, run, tag),
+                             "application/json")
+
+  @wrappers.Request.application
+  def _serve_image(self, request):
+    key = request.args.get("key")
+    if key is None:
+      raise errors.InvalidArgumentError("`key` is required")
+    png = self._read_png(plugin_util.context(request.environ), key)
+    return http_util.Respond(request, png, "image/png")
+
+  @wrappers.Request.application
+  def _serve_index_js(self, request):
+    content, content_type = self._read_static("index.js")
+    return http_util.Respond(request, content, content_type)
+
+  @wrappers.Request.application
+  def _serve_static(self, request):
+    path = request.path
+    start = path.find(_STATIC_ROUTE)
+    name = path[start + len(_STATIC_ROUTE):] if start >= 0 else ""
+    content, content_type = self._read_static(name)
+    return http_util.Respond(request, content, content_type)
+
+
+class FeatVizLoader(base_plugin.TBLoader):
+  """Loads FeatVizPlugin and makes TensorBoard keep every featviz step.
+
+  TensorBoard keeps only about 10 steps of a third-party plugin's series unless
+  told otherwise; `fix_flags` makes `--samples_per_plugin=featviz=all` the
+  default, so the panel shows every step. A value the user gives wins.
+  """
+
+  def fix_flags(self, flags):
+    """Adds `featviz=0` (keep all) to `flags.samples_per_plugin` if unset.
+
+    Args:
+      flags: TensorBoard's parsed flags (an `argparse.Namespace`).
+    """
+    samples = getattr(flags, "samples_per_plugin", None)
+    if isinstance(samples, str):  # not parsed yet, e.g. set via `configure()`
+      samples = dict((k.strip(), int(v)) for k, v in
+                     (pair.split("=") for pair in samples.split(",") if pair))
+    samples = dict(samples or {})
+    samples.setdefault(metadata.PLUGIN_NAME, 0)
+    flags.samples_per_plugin = samples
+
+  def load(self, context):
+    """Returns a FeatVizPlugin.
+
+    Args:
+      context: a `base_plugin.TBContext`.
+
+    Returns:
+      A `FeatVizPlugin`.
+    """
+    return FeatVizPlugin(context)
