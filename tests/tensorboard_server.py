@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -53,11 +54,7 @@ def running(logdir, *flags, path_prefix=""):
              "--port", str(port), "--reload_interval", "1", *flags]
   if path_prefix:
     command += ["--path_prefix", path_prefix]
-  # Beside the logdir, not in it; dirname() rather than "logdir/.." so that a
-  # logdir that does not exist yet works too.
-  log_path = os.path.join(os.path.dirname(os.path.abspath(str(logdir))),
-                          f"tensorboard-{port}.log")
-  log = open(log_path, "w+")
+  log = tempfile.TemporaryFile("w+")  # neither in the logdir nor the repo
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
   process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
   base = f"http://127.0.0.1:{port}{path_prefix}"
