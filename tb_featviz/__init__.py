@@ -14,6 +14,8 @@ _PUBLIC = {
     "FeatureVizCallback": "tb_featviz.callback",
     "summary": "tb_featviz.summary",
     "invert": "tb_featviz.optvis.inversion",
+    "multifaceted": "tb_featviz.optvis.mfv",
+    "MFVResult": "tb_featviz.optvis.mfv",
     "InversionResult": "tb_featviz.optvis.inversion",
 }
 

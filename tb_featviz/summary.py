@@ -66,25 +66,31 @@ def _from_result(data, **given):
   return (images, *values)
 
 
-def _write(kind, tag, layer, images, record, *, step, units=(), value_range,
+def _write(kind, tag, blobs, record, *, step, layer, units, value_range,
            display_shape, description, originals=None):
-  """Writes the IMAGES and RECORD (and ORIGINALS) series of one step."""
-  images = np.asarray(images, dtype=np.float32)
-  shape = _display_shape(images, display_shape)
+  """Writes the IMAGES and RECORD (and ORIGINALS) series of one step.
+
+  Args:
+    kind: AM, INVERSION or MFV.
+    tag: the IMAGES tag; the others are derived from it.
+    blobs: a rank-1 string tensor of PNGs.
+    record: a serialized StepRecord.
+    step, description: as for tf.summary.
+    layer, units, value_range, display_shape: for the metadata.
+    originals: PNGs of inverted images, or None.
+  """
   rtag = metadata.record_tag(tag)
 
   def series(role, series_tag, data, companion, text=""):
     meta = metadata.create_summary_metadata(
         kind, role, layer=layer, units=units, value_range=value_range,
-        display_shape=shape, companion_tag=companion, description=text)
+        display_shape=display_shape, companion_tag=companion, description=text)
     return tf.summary.write(series_tag, data, step=step, metadata=meta)
 
-  wrote = series(metadata.IMAGES, tag, encode_pngs(images, value_range, shape),
-                 rtag, description or "")
+  wrote = series(metadata.IMAGES, tag, blobs, rtag, description or "")
   wrote &= series(metadata.RECORD, rtag, tf.constant(record), tag)
   if originals is not None:
-    wrote &= series(metadata.ORIGINALS, metadata.originals_tag(tag),
-                    encode_pngs(originals, value_range, shape), tag)
+    wrote &= series(metadata.ORIGINALS, metadata.originals_tag(tag), originals, tag)
   return wrote
 
 
@@ -123,9 +129,11 @@ def am(name, data, step=None, *, activations=None, units=None,
   record = metadata.create_step_record(
       units=units, activations=[float(a) for a in activations],
       seconds=float(seconds or 0.0))
-  wrote = _write(metadata.AM, metadata.image_tag(metadata.AM, name), name,
-                 images, record, step=step, units=units, value_range=value_range,
-                 display_shape=display_shape, description=description)
+  shape = _display_shape(images, display_shape)
+  wrote = _write(metadata.AM, metadata.image_tag(metadata.AM, name),
+                 encode_pngs(images, value_range, shape), record, step=step,
+                 layer=name, units=units, value_range=value_range,
+                 display_shape=shape, description=description)
   if seconds is not None:
     seconds_scalar(metadata.AM, name, seconds, step=step)
   return wrote
@@ -169,15 +177,89 @@ def inversion(name, data, step=None, *, originals=None, errors=None,
                      "they must match.")
   record = metadata.create_step_record(errors=[float(e) for e in errors],
                                        seconds=float(seconds or 0.0))
-  tag = metadata.image_tag(metadata.INVERSION, name)
-  wrote = _write(metadata.INVERSION, tag, name, images, record, step=step,
-                 value_range=value_range, display_shape=display_shape,
-                 description=description, originals=originals)
+  shape = _display_shape(images, display_shape)
+  wrote = _write(
+      metadata.INVERSION, metadata.image_tag(metadata.INVERSION, name),
+      encode_pngs(images, value_range, shape), record, step=step, layer=name,
+      units=(), value_range=value_range, display_shape=shape,
+      description=description,
+      originals=None if originals is None else encode_pngs(originals, value_range, shape))
   tf.summary.scalar(f"{INVERSION_ERROR_TAG_PREFIX}/{name}", float(np.mean(errors)),
                     step=step, description="Mean normalized feature error "
                     "||phi(x) - phi0||^2 / ||phi0||^2 of the reconstructions.")
   if seconds is not None:
     seconds_scalar(metadata.INVERSION, name, seconds, step=step)
+  return wrote
+
+
+def sprite(images, display_shape=None):
+  """Tiles `images` row by row into one picture, ceil(sqrt(N)) per row.
+
+  The layout of TensorBoard's Projector sprites; the panel uses it too.
+
+  Args:
+    images: (N, ...) images.
+    display_shape: (H, W) or (H, W, C) for vector inputs.
+
+  Returns:
+    float array (rows * H, columns * W, C), unused cells at the value 0.
+  """
+  images = np.asarray(images, dtype=np.float32)
+  height, width, channels = _display_shape(images, display_shape)
+  n = len(images)
+  columns = int(np.ceil(np.sqrt(n)))
+  rows = int(np.ceil(n / columns))
+  cells = np.zeros((rows * columns, height, width, channels), np.float32)
+  cells[:n] = images.reshape(n, height, width, channels)
+  grid = cells.reshape(rows, columns, height, width, channels)
+  return grid.transpose(0, 2, 1, 3, 4).reshape(rows * height, columns * width, channels)
+
+
+def mfv(name, data, step=None, *, images=None, seconds=None, description=None):
+  """Writes a multifaceted visualization of one unit.
+
+  Per step, under `featviz/mfv/<name>/<unit>`: the k facets, then the k mean
+  images, then (when `images` is given) one sprite of all N embedded images
+  (see `sprite`) as blobs; and as the record the (N, 2) embedding, the cluster
+  of each image, k, and the activations of facets and mean images.
+
+  Args:
+    name: the layer's name.
+    data: an `MFVResult`.
+    step: the step (defaults to `tf.summary.experimental.get_step()`).
+    images: the N embedded images, for the sprite of thumbnails, or None.
+    seconds: how long the visualization took, also written as a scalar.
+    description: Markdown shown by TensorBoard.
+
+  Returns:
+    True if the summaries were written, False if no default writer is set.
+
+  Raises:
+    ValueError: if `images` does not hold one image per embedded point.
+  """
+  k = len(data.facets)
+  pictures = np.concatenate([data.facets, data.mean_images])
+  shape = _display_shape(pictures, data.display_shape)
+  blobs = encode_pngs(pictures, data.value_range, shape)
+  if images is not None:
+    if len(images) != len(data.embedding):
+      raise ValueError(f"Got {len(images)} images for {len(data.embedding)} "
+                       "embedded points; pass the images that were embedded.")
+    tiles = sprite(images, data.display_shape)
+    blobs = tf.concat([blobs, encode_pngs(tiles[None], data.value_range,
+                                          tiles.shape)], axis=0)
+  record = metadata.create_step_record(
+      embedding=[float(v) for v in np.asarray(data.embedding).reshape(-1)],
+      labels=[int(v) for v in data.labels], k=k,
+      activations=[float(v) for v in data.activations],
+      mean_activations=[float(v) for v in data.mean_activations],
+      seconds=float(seconds or 0.0))
+  wrote = _write(metadata.MFV, metadata.image_tag(metadata.MFV, name, data.unit),
+                 blobs, record, step=step, layer=name, units=[data.unit],
+                 value_range=data.value_range, display_shape=shape,
+                 description=description)
+  if seconds is not None:
+    seconds_scalar(metadata.MFV, f"{name}/{data.unit}", seconds, step=step)
   return wrote
 
 

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tb_featviz.optvis import engine
 from tb_featviz.optvis import features as features_lib
+from tb_featviz.optvis import param as param_lib
 from tb_featviz.optvis import recipe
 
 DEFAULT_BATCH_SIZE = 128
@@ -46,16 +47,34 @@ def _starting_images(init, n, input_shape):
   return init
 
 
-def _renderer(extractor, pieces, objective, optimizer, jit_compile):
+def centre_mask(input_shape, fraction):
+  """A (1, H, W, 1) mask: 1 inside the central `fraction` of each side, 0 outside."""
+  height, width = input_shape[0], input_shape[1]
+
+  def band(size):
+    margin = int(round(size * (1.0 - fraction) / 2.0))
+    inside = np.zeros(size, np.float32)
+    inside[margin:size - margin] = 1.0
+    return inside
+
+  return tf.constant(np.outer(band(height), band(width))[None, :, :, None])
+
+
+def _renderer(extractor, pieces, objective, optimizer, jit_compile, update_region):
   def unit_value(images, units):
     return features_lib.unit_objective(extractor(images), units, objective)
 
+  gradient_mask = None
+  if update_region is not None:
+    mask = centre_mask(extractor.input_shape, update_region)
+    gradient_mask = lambda step, params: mask  # noqa: E731
   return extractor.renderer(
-      ("am", objective, optimizer, bool(jit_compile)) + pieces.key,
+      ("am", objective, optimizer, bool(jit_compile), update_region) + pieces.key,
       lambda: engine.Renderer(
           unit_value, pieces.param, transforms=pieces.transforms,
           regularizers=pieces.regularizers, optimizer=optimizer,
-          jit_compile=jit_compile, tracing=extractor.tracing))
+          jit_compile=jit_compile, tracing=extractor.tracing,
+          gradient_mask=gradient_mask))
 
 
 def activation_maximization(model, layer, units=None, *, steps=256,
@@ -64,7 +83,8 @@ def activation_maximization(model, layer, units=None, *, steps=256,
                             param=None, transforms=recipe.DEFAULT,
                             regularizers=recipe.DEFAULT, optimizer=engine.ADAM,
                             init=None, norm_bound=None, display_shape=None,
-                            batch_size=DEFAULT_BATCH_SIZE, jit_compile=False):
+                            batch_size=DEFAULT_BATCH_SIZE, jit_compile=False,
+                            update_region=None):
   """Finds, for each unit, an input that drives it as high as possible.
 
   All requested units are optimized together (one image per unit) in a single
@@ -94,6 +114,9 @@ def activation_maximization(model, layer, units=None, *, steps=256,
     display_shape: for vector inputs, the (H, W) used to see them as images.
     batch_size: the largest number of units optimized at once.
     jit_compile: compile the loop with XLA.
+    update_region: if set (0 < f <= 1), only the central f of each side of the
+      image is updated (pixel parameterization, image inputs): the centre bias
+      of multifaceted visualization.
 
   Returns:
     An `AMResult`.
@@ -117,7 +140,13 @@ def activation_maximization(model, layer, units=None, *, steps=256,
                           transforms=transforms, regularizers=regularizers,
                           value_range=value_range, norm_bound=norm_bound,
                           display_shape=display_shape)
-  renderer = _renderer(extractor, pieces, objective, optimizer, jit_compile)
+  if update_region is not None and not (
+      0 < update_region <= 1 and len(input_shape) == 3
+      and isinstance(pieces.param, param_lib.PixelParam)):
+    raise ValueError("update_region needs 0 < update_region <= 1, image inputs "
+                     "and param='pixel' (it masks the pixels' gradient).")
+  renderer = _renderer(extractor, pieces, objective, optimizer, jit_compile,
+                       update_region)
 
   n = len(unit_ids)
   start = _starting_images(init, n, input_shape)

@@ -71,10 +71,17 @@ class Pieces:
 
 
 def _key_of(option):
+  """A hashable stand-in for an option: itself when it compares by value."""
   if option is None or isinstance(option, (str, int, float, tuple)):
     return option
-  if isinstance(option, (list,)):
+  if isinstance(option, list):
     return tuple(_key_of(o) for o in option)
+  if dataclasses.is_dataclass(option) and option.__dataclass_params__.frozen:
+    try:
+      hash(option)
+      return option
+    except TypeError:  # a field holds a list or another unhashable value
+      pass
   return ("object", id(option))
 
 

@@ -1,11 +1,13 @@
 """Penalties that keep optimized images readable.
 
 Each regularizer is a callable `(images) -> (n,)`: a per-image penalty that the
-engine subtracts from the objective. Pixel values are first mapped to [-1, 1]
+engine subtracts from the objective. They are frozen dataclasses, so two equal
+settings compare equal and share one compiled loop. Pixel values are first mapped to [-1, 1]
 (the value range's middle is 0), and every term is a mean over pixels, so
 weights do not depend on the image size or on `value_range`.
 """
 
+import dataclasses
 import math
 
 import tensorflow as tf
@@ -20,21 +22,22 @@ def _per_image_mean(values):
   return tf.reduce_mean(tf.reshape(values, (tf.shape(values)[0], -1)), axis=1)
 
 
+@dataclasses.dataclass(frozen=True)
 class L2:
   """L2 decay, weight * mean(x^2) (Yosinski et al. 2015)."""
-
-  def __init__(self, weight, value_range=(0.0, 1.0)):
-    self.weight, self.value_range = float(weight), value_range
+  weight: float
+  value_range: tuple = (0.0, 1.0)
 
   def __call__(self, images):
     return self.weight * _per_image_mean(tf.square(_centred(images, self.value_range)))
 
 
+@dataclasses.dataclass(frozen=True)
 class AlphaNorm:
   """weight * mean(|x|^alpha): bounds extreme pixels (Mahendran & Vedaldi, alpha = 6)."""
-
-  def __init__(self, weight, alpha=6.0, value_range=(0.0, 1.0)):
-    self.weight, self.alpha, self.value_range = float(weight), float(alpha), value_range
+  weight: float
+  alpha: float = 6.0
+  value_range: tuple = (0.0, 1.0)
 
   def __call__(self, images):
     return self.weight * _per_image_mean(
@@ -47,19 +50,20 @@ def _spatial_differences(images):
   return dx[:, :-1, :, :], dy[:, :, :-1, :]
 
 
+@dataclasses.dataclass(frozen=True)
 class TotalVariation:
   """weight * mean(((dx^2 + dy^2))^(beta / 2)), the TV_beta of Mahendran & Vedaldi.
 
-  Args:
+  Attributes:
     weight: the penalty's weight.
     beta: 2 gives smooth images; 1 is classic TV and gives spikes.
     value_range: the images' (low, high).
     display_shape: (H, W) to view vector inputs as images; None for image inputs.
   """
-
-  def __init__(self, weight, beta=2.0, value_range=(0.0, 1.0), display_shape=None):
-    self.weight, self.beta = float(weight), float(beta)
-    self.value_range, self.display_shape = value_range, display_shape
+  weight: float
+  beta: float = 2.0
+  value_range: tuple = (0.0, 1.0)
+  display_shape: tuple = None
 
   def __call__(self, images):
     images = _centred(images, self.value_range)
@@ -93,15 +97,16 @@ def blur(images, sigma):
   return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")
 
 
+@dataclasses.dataclass(frozen=True)
 class Blur:
   """weight * mean((x - blur_sigma(x))^2): penalizes what a Gaussian blur removes.
 
   The differentiable counterpart of Yosinski et al.'s periodic blurring: it pulls
   the image towards its blurred self at every step instead of every n steps.
   """
-
-  def __init__(self, weight, sigma=1.0, value_range=(0.0, 1.0)):
-    self.weight, self.sigma, self.value_range = float(weight), float(sigma), value_range
+  weight: float
+  sigma: float = 1.0
+  value_range: tuple = (0.0, 1.0)
 
   def __call__(self, images):
     images = _centred(images, self.value_range)

@@ -8,6 +8,7 @@ Randomness is stateless: the same seed tensor gives the same transforms and the
 global random state is never touched.
 """
 
+import dataclasses
 import math
 
 import tensorflow as tf
@@ -17,11 +18,10 @@ def _eye(n):
   return tf.eye(3, batch_shape=[n])
 
 
+@dataclasses.dataclass(frozen=True)
 class Jitter:
   """Random translation by up to `pixels` in each direction."""
-
-  def __init__(self, pixels):
-    self.pixels = float(pixels)
+  pixels: float
 
   def matrices(self, n, height, width, seed):
     del height, width
@@ -33,11 +33,11 @@ class Jitter:
     return tf.stack([tf.stack(row, axis=-1) for row in rows], axis=1)
 
 
+@dataclasses.dataclass(frozen=True)
 class Scale:
   """Random zoom about the centre by a factor in [low, high]."""
-
-  def __init__(self, low, high):
-    self.low, self.high = float(low), float(high)
+  low: float
+  high: float
 
   def matrices(self, n, height, width, seed):
     factor = tf.random.stateless_uniform((n,), seed, self.low, self.high)
@@ -45,11 +45,10 @@ class Scale:
                          width)
 
 
+@dataclasses.dataclass(frozen=True)
 class Rotate:
   """Random rotation about the centre by up to `degrees` either way."""
-
-  def __init__(self, degrees):
-    self.degrees = float(degrees)
+  degrees: float
 
   def matrices(self, n, height, width, seed):
     limit = self.degrees * math.pi / 180.0
@@ -116,15 +115,17 @@ def resample(images, matrices):
   return tf.reshape(out, (n, height, width, channels))
 
 
+@dataclasses.dataclass(frozen=True)
 class Compose:
   """Applies several affine transforms as one resampling.
 
-  Args:
+  Attributes:
     transforms: objects with `matrices(n, height, width, seed)`.
   """
+  transforms: tuple
 
-  def __init__(self, transforms):
-    self.transforms = list(transforms)
+  def __post_init__(self):
+    object.__setattr__(self, "transforms", tuple(self.transforms))
 
   def __call__(self, images, seed):
     """Transforms `images` with randomness drawn from `seed` (int32 (2,))."""

@@ -1,0 +1,271 @@
+"""Multifaceted feature visualization (Nguyen, Yosinski & Clune 2016).
+
+A unit can respond to several different things. MFV finds them: the images that
+drive the unit are embedded (features at a high layer -> PCA -> t-SNE), the 2-D
+embedding is clustered with k-means, and activation maximization starts from
+the mean of the m images nearest each centroid, giving one picture per facet.
+
+Across training (`previous=`), t-SNE starts from the previous step's layout,
+the new layout is aligned to it (Procrustes) and cluster ids are matched to the
+previous ones, so points move smoothly and facet 2 stays facet 2.
+"""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+from scipy import optimize as scipy_optimize
+from sklearn import cluster as sk_cluster
+from sklearn import decomposition as sk_decomposition
+from sklearn import manifold as sk_manifold
+
+from tb_featviz.optvis import am as am_lib
+from tb_featviz.optvis import features as features_lib
+from tb_featviz.optvis import inversion as inversion_lib
+from tb_featviz.optvis import recipe
+from tb_featviz.optvis import regularizers as reg_lib
+
+PCA_DIMENSIONS = 50
+MAX_PERPLEXITY = 30.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Phase:
+  """One phase of centre-biased AM.
+
+  Attributes:
+    share: the fraction of all steps spent in this phase.
+    smoothing: weight of total variation and of the blur penalty.
+    update_region: the central fraction of each side that may change, or None.
+  """
+  share: float
+  smoothing: float
+  update_region: float = None
+
+
+# Strong smoothing with updates held to the centre forms a blurry object there
+# (the mean image is centred); later phases sharpen it in a wider centre. Left
+# free, the borders fill with stripes that raise the unit more than the object.
+CENTRE_BIASED_PHASES = (Phase(0.5, 2.0, 0.6), Phase(0.25, 0.5, 0.8),
+                        Phase(0.25, 0.1, 0.8))
+DEFAULT_LEARNING_RATE = 0.02  # pixels, from a mean image: small steps keep it
+
+
+@dataclasses.dataclass
+class MFVResult:
+  """What `multifaceted` found.
+
+  Attributes:
+    facets: float32 (k, *input_shape), one AM image per facet.
+    mean_images: float32 (k, *input_shape), the AM starting points.
+    embedding: float32 (N, 2), t-SNE coordinates of the images.
+    labels: int32 (N,), the facet (k-means cluster) of each image.
+    activations: float32 (k,), the unit's value for each facet.
+    mean_activations: float32 (k,), the unit's value for each mean image.
+    nearest: k int arrays, the images averaged into each mean image.
+    layer, unit: what was visualized.
+    value_range: (low, high) of the images.
+    display_shape: how vector inputs are shown as pictures, or None.
+  """
+  facets: np.ndarray
+  mean_images: np.ndarray
+  embedding: np.ndarray
+  labels: np.ndarray
+  activations: np.ndarray
+  mean_activations: np.ndarray
+  nearest: list
+  layer: str
+  unit: int
+  value_range: tuple
+  display_shape: tuple = None
+
+
+def previous_layer(model, layer):
+  """The name of the layer before `layer` (the default embedding layer)."""
+  names = features_lib.layer_names(model)
+  features_lib.find_layer(model, layer)
+  index = names.index(layer)
+  if index == 0:
+    raise ValueError(f"Layer {layer!r} is the first layer; pass embedding_layer=.")
+  return names[index - 1]
+
+
+def _batched(function, images, batch_size=256):
+  return np.concatenate([np.asarray(function(images[i:i + batch_size]))
+                         for i in range(0, len(images), batch_size)])
+
+
+def embed(features, *, seed=0, init=None):
+  """PCA to at most 50 dimensions, then t-SNE to 2-D.
+
+  Args:
+    features: (N, D) representations.
+    seed: seeds PCA and t-SNE.
+    init: (N, 2) starting layout for t-SNE (e.g. the previous step's), or None.
+
+  Returns:
+    float32 (N, 2).
+  """
+  n = len(features)
+  dimensions = min(PCA_DIMENSIONS, n, features.shape[1])
+  reduced = sk_decomposition.PCA(dimensions, random_state=seed).fit_transform(features)
+  if n < 4:  # too few points for t-SNE's neighbourhoods: keep PCA's 2-D layout
+    return np.pad(reduced[:, :2], ((0, 0), (0, max(0, 2 - dimensions)))).astype(np.float32)
+  tsne = sk_manifold.TSNE(
+      2, perplexity=min(MAX_PERPLEXITY, (n - 1) / 3.0), random_state=seed,
+      init="pca" if init is None else np.asarray(init, np.float64))
+  return tsne.fit_transform(reduced).astype(np.float32)
+
+
+def align(embedding, reference):
+  """`embedding` rotated, scaled and shifted onto `reference` (Procrustes)."""
+  mean_e, mean_r = embedding.mean(0), reference.mean(0)
+  centred_e, centred_r = embedding - mean_e, reference - mean_r
+  u, singular, vt = np.linalg.svd(centred_e.T @ centred_r)
+  rotation = u @ vt
+  scale = singular.sum() / max(float((centred_e**2).sum()), 1e-12)
+  return (scale * centred_e @ rotation + mean_r).astype(np.float32)
+
+
+def match_labels(labels, previous_labels, k):
+  """Renames clusters so that they overlap the previous ones most (Hungarian)."""
+  overlap = np.zeros((k, k))
+  np.add.at(overlap, (labels, previous_labels), 1)
+  rows, columns = scipy_optimize.linear_sum_assignment(-overlap)
+  renaming = np.empty(k, np.int32)
+  renaming[rows] = columns
+  return renaming[labels]
+
+
+def cluster(embedding, k, *, seed=0):
+  """k-means on the 2-D embedding; returns (labels int32 (N,), centroids (k, 2))."""
+  kmeans = sk_cluster.KMeans(k, n_init=10, random_state=seed).fit(embedding)
+  return kmeans.labels_.astype(np.int32), kmeans.cluster_centers_
+
+
+def nearest_members(embedding, labels, k, m):
+  """For each cluster, the indices of its (at most) m members nearest its centre."""
+  chosen = []
+  for facet in range(k):
+    members = np.flatnonzero(labels == facet)
+    centre = embedding[members].mean(axis=0)
+    distance = np.linalg.norm(embedding[members] - centre, axis=1)
+    chosen.append(members[np.argsort(distance, kind="stable")[:m]])
+  return chosen
+
+
+def _check_images(images, k, extractor, unit, value_range):
+  images = inversion_lib.check_images(images, extractor.input_shape, value_range)
+  distinct = len(np.unique(images.reshape(len(images), -1), axis=0))
+  if distinct < k:
+    raise ValueError(
+        f"k={k} facets need at least {k} different images; got {len(images)} "
+        f"images of which {distinct} differ. Pass more images or a smaller k.")
+  values = _unit_values(extractor, images, unit)
+  if np.all(values <= 0) and np.ptp(values) == 0:
+    raise ValueError(
+        f"Unit {unit} of layer {extractor.layer.name!r} is not activated by any "
+        f"of the {len(images)} images (all give {values[0]:.3g}); pass images "
+        "that drive it, or choose another unit.")
+  return images
+
+
+def _unit_values(extractor, images, unit):
+  units = tf.fill([len(images)], unit)
+  return _batched(lambda batch: features_lib.unit_objective(
+      extractor(batch), units[:len(batch)], features_lib.CHANNEL), images)
+
+
+def _facets(model, layer, unit, starts, *, steps, learning_rate, seed, value_range,
+            centre_bias, display_shape, am_options):
+  """AM from every mean image at once, in centre-biased phases if asked."""
+  k = len(starts)
+  am_options = dict(am_options, learning_rate=learning_rate, seed=seed,
+                    value_range=value_range, display_shape=display_shape)
+  if not centre_bias:
+    return am_lib.activation_maximization(
+        model, layer, [unit] * k, init=starts, steps=steps, **am_options)
+  image_input = starts.ndim == 4
+  result = None
+  for index, phase in enumerate(CENTRE_BIASED_PHASES):
+    smoothing = []
+    if image_input or display_shape is not None:
+      smoothing.append(reg_lib.TotalVariation(
+          phase.smoothing, value_range=value_range,
+          display_shape=None if image_input else display_shape[:2]))
+    if image_input:
+      smoothing.append(reg_lib.Blur(phase.smoothing, value_range=value_range))
+    am_options["seed"] = seed + index
+    result = am_lib.activation_maximization(
+        model, layer, [unit] * k, init=starts if result is None else result.images,
+        steps=max(1, int(round(steps * phase.share))), param="pixel",
+        regularizers=smoothing,
+        update_region=phase.update_region if image_input else None, **am_options)
+  return result
+
+
+def multifaceted(model, images, *, layer, unit, embedding_layer=None, k=4, m=15,
+                 seed=0, value_range=(0.0, 1.0), steps=256,
+                 learning_rate=DEFAULT_LEARNING_RATE, centre_bias=True,
+                 previous=None, display_shape=None, am_options=None):
+  """Finds the facets of one unit: one AM image per cluster of its images.
+
+  Args:
+    model: a Keras 3 Functional or Sequential model with one input.
+    images: (N, *input_shape) images that drive the unit (for a class unit,
+      that class's images).
+    layer: the layer of the unit (softmax/sigmoid layers are read as logits).
+    unit: the unit's id.
+    embedding_layer: where representations are taken for the embedding;
+      default the layer before `layer`.
+    k: the number of facets.
+    m: how many images nearest each centroid make its mean image.
+    seed: seeds PCA, t-SNE, k-means and AM.
+    value_range: (low, high) of the model's input pixels.
+    steps: AM steps in all (split across phases with centre bias).
+    learning_rate: the AM step size.
+    centre_bias: run AM in the centre-biased phases of the paper
+      (CENTRE_BIASED_PHASES); otherwise one default AM run from each mean.
+    previous: the MFVResult of the previous step for the same images, to keep
+      the layout and the facet ids stable across training.
+    display_shape: for vector inputs, the (H, W) used to see them as images.
+    am_options: more keyword arguments for `activation_maximization`.
+
+  Returns:
+    An `MFVResult`.
+
+  Raises:
+    ValueError: for unknown layers or units, images that do not fit the model,
+      fewer different images than k, or a unit no image activates.
+  """
+  value_range = recipe.check_value_range(value_range)
+  if not isinstance(k, int) or k < 1 or not isinstance(m, int) or m < 1:
+    raise ValueError(f"k and m must be positive integers, got k={k!r}, m={m!r}.")
+  extractor = recipe.extractor(model, layer)
+  [unit] = extractor.check_units([unit])
+  display_shape = recipe.check_display_shape(display_shape, extractor.input_shape)
+  images = _check_images(images, k, extractor, unit, value_range)
+  embedding_layer = embedding_layer or previous_layer(model, layer)
+  embedder = recipe.extractor(model, embedding_layer)
+  features = _batched(embedder, images).reshape(len(images), -1)
+
+  same_images = previous is not None and previous.embedding.shape == (len(images), 2)
+  embedding = embed(features, seed=seed, init=previous.embedding if same_images else None)
+  if same_images:
+    embedding = align(embedding, previous.embedding)
+  labels, _ = cluster(embedding, k, seed=seed)
+  if same_images and len(previous.mean_images) == k:
+    labels = match_labels(labels, previous.labels, k)
+  nearest = nearest_members(embedding, labels, k, m)
+  means = np.stack([images[index].mean(axis=0) for index in nearest])
+
+  result = _facets(model, layer, unit, means, steps=steps,
+                   learning_rate=learning_rate, seed=seed,
+                   value_range=value_range, centre_bias=centre_bias,
+                   display_shape=display_shape, am_options=dict(am_options or {}))
+  return MFVResult(
+      facets=result.images, mean_images=means.astype(np.float32),
+      embedding=embedding, labels=labels, activations=result.activations,
+      mean_activations=_unit_values(extractor, means, unit).astype(np.float32),
+      nearest=nearest, layer=layer, unit=unit, value_range=value_range,
+      display_shape=display_shape)
