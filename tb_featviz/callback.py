@@ -7,6 +7,7 @@ import time
 import keras
 import tensorflow as tf
 
+from tb_featviz import facet_tracker
 from tb_featviz import summary
 from tb_featviz.optvis import am as am_lib
 from tb_featviz.optvis import inversion as inversion_lib
@@ -49,6 +50,11 @@ class FeatureVizCallback(keras.callbacks.Callback):
     inversion: {"images": probe images (N, *input_shape), "layers": [names]}:
       the same probe images are inverted from each layer at every interval.
     inversion_options: keyword arguments for `tb_featviz.invert`.
+    mfv: {"images": x, "labels": y, "layer": name, "units": [ids], ...}:
+      multifaceted visualization of those units (see FacetTracker for all
+      keys). With labels, each unit is a class and gets that class's images;
+      without, the images that drive it most. Also exported for the Projector.
+    mfv_options: keyword arguments for `tb_featviz.multifaceted` (steps, ...).
     every_n_epochs: visualize after every n-th epoch.
     every_n_steps: visualize after every n-th training batch instead.
     value_range: (low, high) of the model's input pixels.
@@ -57,7 +63,8 @@ class FeatureVizCallback(keras.callbacks.Callback):
   """
 
   def __init__(self, log_dir, *, am=None, am_options=None, inversion=None,
-               inversion_options=None, every_n_epochs=None, every_n_steps=None,
+               inversion_options=None, mfv=None, mfv_options=None,
+               every_n_epochs=None, every_n_steps=None,
                value_range=(0.0, 1.0), display_shape=None,
                run_name=DEFAULT_RUN_NAME):
     super().__init__()
@@ -69,9 +76,10 @@ class FeatureVizCallback(keras.callbacks.Callback):
                         ("every_n_steps", every_n_steps)):
       if value is not None and (not isinstance(value, int) or value < 1):
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if not am and not inversion:
-      raise ValueError("Nothing to visualize: pass am={layer: units} and/or "
-                       "inversion={'images': probe, 'layers': [names]}.")
+    if not am and not inversion and not mfv:
+      raise ValueError("Nothing to visualize: pass am={layer: units}, "
+                       "inversion={'images': probe, 'layers': [names]} and/or "
+                       "mfv={'images': x, 'layer': name, 'units': [ids]}.")
     inversion = dict(inversion or {})
     unknown = set(inversion) - {"images", "layers"}
     if inversion and (unknown or "images" not in inversion
@@ -85,6 +93,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
     self.inversion_layers = list(inversion.get("layers", []))
     self.inversion_images = inversion.get("images")
     self.inversion_options = dict(inversion_options or {})
+    self.facets = facet_tracker.FacetTracker(mfv, mfv_options) if mfv else None
     self.every_n_epochs = every_n_epochs
     self.every_n_steps = every_n_steps
     self.value_range = recipe.check_value_range(value_range)
@@ -107,6 +116,9 @@ class FeatureVizCallback(keras.callbacks.Callback):
       self.inversion_images = inversion_lib.check_images(
           self.inversion_images, self._extractor(layer).input_shape,
           self.value_range, what="inversion probe images")
+    if self.facets is not None:
+      self._extractor(self.facets.layer)
+      self.facets.validate(self.model, self.value_range)
 
   def _extractor(self, layer):
     extractor = recipe.extractor(self.model, layer)
@@ -123,9 +135,9 @@ class FeatureVizCallback(keras.callbacks.Callback):
     self._validate()
     self._batches = 0
     self._last_logged_step = None
+    self._run_dir = os.path.join(self.log_dir, self.run_name)
     if self._writer is None:
-      self._writer = tf.summary.create_file_writer(
-          os.path.join(self.log_dir, self.run_name))
+      self._writer = tf.summary.create_file_writer(self._run_dir)
 
   def on_train_batch_begin(self, batch, logs=None):
     self._batches += 1  # counted like keras.callbacks.TensorBoard's steps
@@ -160,7 +172,18 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self._run_one("inversion", layer, step, lambda: inversion_lib.invert(
             self.model, layer, self.inversion_images,
             **self._options(self.inversion_options)), self._write_inversion)
+      for unit in self.facets.units if self.facets else ():
+        self._run_one("mfv", f"{self.facets.layer}/{unit}", step,
+                      lambda: self.facets.run(self.model, unit,
+                                              value_range=self.value_range,
+                                              display_shape=self.display_shape),
+                      self._write_mfv)
     self._writer.flush()
+
+  def _write_mfv(self, name, computed, *, step, seconds):
+    del name  # the result names its layer and unit
+    indices, result = computed
+    self.facets.write(self._run_dir, indices, result, step=step, seconds=seconds)
 
   def _options(self, options):
     options = dict(options)

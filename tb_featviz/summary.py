@@ -19,7 +19,7 @@ SECONDS_TAG_PREFIX = "featviz/seconds"
 INVERSION_ERROR_TAG_PREFIX = "featviz/inversion_error"
 
 
-def _display_shape(images, display_shape):
+def picture_shape(images, display_shape=None):
   """(H, W, C) of the pictures for `images` (n, ...) and an optional display shape."""
   if display_shape is not None:
     shape = tuple(int(d) for d in display_shape)
@@ -129,7 +129,7 @@ def am(name, data, step=None, *, activations=None, units=None,
   record = metadata.create_step_record(
       units=units, activations=[float(a) for a in activations],
       seconds=float(seconds or 0.0))
-  shape = _display_shape(images, display_shape)
+  shape = picture_shape(images, display_shape)
   wrote = _write(metadata.AM, metadata.image_tag(metadata.AM, name),
                  encode_pngs(images, value_range, shape), record, step=step,
                  layer=name, units=units, value_range=value_range,
@@ -177,7 +177,7 @@ def inversion(name, data, step=None, *, originals=None, errors=None,
                      "they must match.")
   record = metadata.create_step_record(errors=[float(e) for e in errors],
                                        seconds=float(seconds or 0.0))
-  shape = _display_shape(images, display_shape)
+  shape = picture_shape(images, display_shape)
   wrote = _write(
       metadata.INVERSION, metadata.image_tag(metadata.INVERSION, name),
       encode_pngs(images, value_range, shape), record, step=step, layer=name,
@@ -205,7 +205,7 @@ def sprite(images, display_shape=None):
     float array (rows * H, columns * W, C), unused cells at the value 0.
   """
   images = np.asarray(images, dtype=np.float32)
-  height, width, channels = _display_shape(images, display_shape)
+  height, width, channels = picture_shape(images, display_shape)
   n = len(images)
   columns = int(np.ceil(np.sqrt(n)))
   rows = int(np.ceil(n / columns))
@@ -239,7 +239,7 @@ def mfv(name, data, step=None, *, images=None, seconds=None, description=None):
   """
   k = len(data.facets)
   pictures = np.concatenate([data.facets, data.mean_images])
-  shape = _display_shape(pictures, data.display_shape)
+  shape = picture_shape(pictures, data.display_shape)
   blobs = encode_pngs(pictures, data.value_range, shape)
   if images is not None:
     if len(images) != len(data.embedding):

@@ -249,3 +249,68 @@ def test_bad_probe_images_fail_before_the_first_step(tmp_path, inversion, messag
 def test_inversion_config_must_name_images_and_layers(tmp_path):
   with pytest.raises(ValueError, match="inversion takes"):
     tb_featviz.FeatureVizCallback(str(tmp_path), inversion={"images": np.zeros(1)})
+
+
+FAST_MFV = {"steps": 6}
+
+
+def test_mfv_per_class_unit_with_projector_export(tmp_path):
+  x, y = _data()
+  model = _model()
+  callback = tb_featviz.FeatureVizCallback(
+      str(tmp_path), mfv={"images": x, "labels": y, "layer": "logits",
+                          "units": [3, 5], "embedding_layer": "conv3", "k": 2},
+      mfv_options=FAST_MFV, every_n_epochs=1)
+  model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[callback])
+  run_dir = str(tmp_path / "featviz")
+  ours = _read(run_dir)
+  for unit in (3, 5):
+    tag = f"featviz/mfv/logits/{unit}"
+    assert _steps(ours, tag) == [0, 1]
+    blobs = tf.make_ndarray(ours.Tensors(tag)[1].tensor_proto)
+    assert len(blobs) == 2 * 2 + 1  # facets, mean images, sprite
+    record = _record(ours.Tensors(tag + "/record")[1])
+    n = int(np.sum(y == unit))
+    assert len(record.labels) == n and len(record.embedding) == 2 * n
+    assert record.k == 2 and len(record.activations) == 2
+  config = open(os.path.join(run_dir, "projector_config.pbtxt")).read()
+  assert config.count("embeddings {") == 2 and "(step 1)" in config
+  tensor = np.loadtxt(os.path.join(run_dir, "projector", "featviz_mfv_logits_3",
+                                   "tensor.tsv"))
+  assert tensor.shape == (int(np.sum(y == 3)), 2)
+
+
+def test_mfv_without_labels_uses_the_images_that_drive_the_unit(tmp_path):
+  x, y = _data()
+  model = _model()
+  callback = tb_featviz.FeatureVizCallback(
+      str(tmp_path), mfv={"images": x, "layer": "conv3", "units": [1], "k": 2,
+                          "n_images": 40},
+      mfv_options=FAST_MFV, every_n_epochs=1)
+  model.fit(x, y, epochs=1, batch_size=64, verbose=0, callbacks=[callback])
+  record = _record(_read(str(tmp_path / "featviz")).Tensors(
+      "featviz/mfv/conv3/1/record")[0])
+  assert 2 <= len(record.labels) <= 40
+
+
+@pytest.mark.parametrize("mfv, message", [
+    ({"images": np.zeros((4, 28, 28, 1), np.float32), "labels": [0, 0, 1, 1],
+      "layer": "logits", "units": [7], "k": 2}, "0 images of class 7"),
+    ({"images": np.zeros((4, 28, 28, 1), np.float32), "labels": [0, 0, 1, 1],
+      "layer": "logits", "units": [0], "k": 3}, "2 images of class 0, fewer than k=3"),
+    ({"images": np.zeros((4, 28, 28, 1), np.float32), "labels": [0, 1],
+      "layer": "logits", "units": [0]}, "4 images but 2 labels"),
+    ({"images": np.zeros((4, 28, 28, 1), np.float32), "layer": "logits",
+      "units": [12]}, "which has 10 units"),
+])
+def test_bad_mfv_configuration_fails_before_the_first_step(tmp_path, mfv, message):
+  x, y = _data(64)
+  callback = tb_featviz.FeatureVizCallback(str(tmp_path), mfv=mfv)
+  with pytest.raises(ValueError, match=message):
+    _model().fit(x, y, epochs=1, verbose=0, callbacks=[callback])
+
+
+def test_mfv_config_keys_are_checked(tmp_path):
+  with pytest.raises(ValueError, match=r"unknown \['kk'\].*missing \['units'\]"):
+    tb_featviz.FeatureVizCallback(str(tmp_path), mfv={"images": 1, "layer": "x",
+                                                      "kk": 2})

@@ -161,7 +161,7 @@ def _check_images(images, k, extractor, unit, value_range):
     raise ValueError(
         f"k={k} facets need at least {k} different images; got {len(images)} "
         f"images of which {distinct} differ. Pass more images or a smaller k.")
-  values = _unit_values(extractor, images, unit)
+  values = unit_values(extractor, images, unit)
   if np.all(values <= 0) and np.ptp(values) == 0:
     raise ValueError(
         f"Unit {unit} of layer {extractor.layer.name!r} is not activated by any "
@@ -170,7 +170,8 @@ def _check_images(images, k, extractor, unit, value_range):
   return images
 
 
-def _unit_values(extractor, images, unit):
+def unit_values(extractor, images, unit):
+  """The value of `unit` (channel mean / logit) for each of `images`, (N,)."""
   units = tf.fill([len(images)], unit)
   return _batched(lambda batch: features_lib.unit_objective(
       extractor(batch), units[:len(batch)], features_lib.CHANNEL), images)
@@ -266,6 +267,6 @@ def multifaceted(model, images, *, layer, unit, embedding_layer=None, k=4, m=15,
   return MFVResult(
       facets=result.images, mean_images=means.astype(np.float32),
       embedding=embedding, labels=labels, activations=result.activations,
-      mean_activations=_unit_values(extractor, means, unit).astype(np.float32),
+      mean_activations=unit_values(extractor, means, unit).astype(np.float32),
       nearest=nearest, layer=layer, unit=unit, value_range=value_range,
       display_shape=display_shape)
