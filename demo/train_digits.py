@@ -2,7 +2,9 @@
 
 Offline: the digits ship with scikit-learn (8x8, upscaled here to 28x28). Writes
 TensorBoard logs (Scalars from keras.callbacks.TensorBoard, the featviz panel's
-data from tb_featviz.FeatureVizCallback) to `runs/digits_cnn` by default:
+data from tb_featviz.FeatureVizCallback: activation maximization of conv2,
+conv3 and the logits, inversion of 8 validation digits from four layers, and
+the facets of classes 3 and 7) to `runs/digits_cnn` by default:
 
   python demo/train_digits.py --logdir runs
   tensorboard --logdir runs        # then open the "Feature Viz" tab
@@ -69,6 +71,10 @@ def main(argv=None):
           run_dir,
           am={"conv2": 16, "conv3": 16, "logits": "all"},
           am_options={"steps": args.am_steps},
+          inversion={"images": x_val[:8], "layers": ["conv1", "conv2", "conv3", "embed"]},
+          # The 32-unit embedding folds a class together; conv3 keeps its looks.
+          mfv={"images": x_val, "labels": y_val, "layer": "logits", "units": [3, 7],
+               "embedding_layer": "conv3", "k": 3},
           every_n_epochs=1),
   ]
   started = time.time()
