@@ -7,6 +7,7 @@ import time
 import keras
 import tensorflow as tf
 
+from tb_featviz import budget as budget_lib
 from tb_featviz import facet_tracker
 from tb_featviz import summary
 from tb_featviz.optvis import am as am_lib
@@ -59,13 +60,16 @@ class FeatureVizCallback(keras.callbacks.Callback):
     every_n_steps: visualize after every n-th training batch instead.
     value_range: (low, high) of the model's input pixels.
     display_shape: for vector-input models, the (H, W) to show inputs as images.
+    budget: the largest fraction of training wall time to spend on
+      visualizations (e.g. 0.1); intervals that would exceed it are postponed
+      to the next one, with a warning. None: no cap.
     run_name: the subdirectory of `log_dir` written to.
   """
 
   def __init__(self, log_dir, *, am=None, am_options=None, inversion=None,
                inversion_options=None, mfv=None, mfv_options=None,
                every_n_epochs=None, every_n_steps=None,
-               value_range=(0.0, 1.0), display_shape=None,
+               value_range=(0.0, 1.0), display_shape=None, budget=None,
                run_name=DEFAULT_RUN_NAME):
     super().__init__()
     if every_n_epochs is not None and every_n_steps is not None:
@@ -94,6 +98,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
     self.inversion_images = inversion.get("images")
     self.inversion_options = dict(inversion_options or {})
     self.facets = facet_tracker.FacetTracker(mfv, mfv_options) if mfv else None
+    self.budget = budget_lib.CostBudget(budget)
     self.every_n_epochs = every_n_epochs
     self.every_n_steps = every_n_steps
     self.value_range = recipe.check_value_range(value_range)
@@ -102,7 +107,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
     self._writer = None
     self._units = {}
     self._batches = 0
-    self._last_logged_step = None
+    self._last_visited_step = None
     self._failed = set()
     self._originals_written = set()
 
@@ -133,8 +138,9 @@ class FeatureVizCallback(keras.callbacks.Callback):
 
   def on_train_begin(self, logs=None):
     self._validate()
+    self.budget.start()
     self._batches = 0
-    self._last_logged_step = None
+    self._last_visited_step = None
     self._run_dir = os.path.join(self.log_dir, self.run_name)
     if self._writer is None:
       self._writer = tf.summary.create_file_writer(self._run_dir)
@@ -154,7 +160,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
   def on_train_end(self, logs=None):
     final_step = self._batches if self.every_n_steps else getattr(
         self, "_last_epoch", None)
-    if final_step is not None and final_step != self._last_logged_step:
+    if final_step is not None and final_step != self._last_visited_step:
       self._visualize(final_step)
     if self._writer is not None:
       self._writer.flush()
@@ -162,7 +168,10 @@ class FeatureVizCallback(keras.callbacks.Callback):
   # -- work -------------------------------------------------------------------
 
   def _visualize(self, step):
-    self._last_logged_step = step
+    self._last_visited_step = step
+    if not self.budget.allows(step):
+      return
+    started = time.perf_counter()
     with self._writer.as_default(step=step), tf.summary.record_if(True):
       for layer, units in self._units.items():
         self._run_one("am", layer, step, lambda: am_lib.activation_maximization(
@@ -179,6 +188,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
                                               display_shape=self.display_shape),
                       self._write_mfv)
     self._writer.flush()
+    self.budget.charge(time.perf_counter() - started)
 
   def _write_mfv(self, name, computed, *, step, seconds):
     del name  # the result names its layer and unit
