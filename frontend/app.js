@@ -1,13 +1,12 @@
-// The featviz panel: holds the state (run, tag, steps, step shown, unit
-// selected) and wires the pickers, player, grid and history together.
+// The featviz panel: holds the state (run, tag, steps, step shown) and wires
+// the pickers and the player to the view of the chosen tag's kind (views.js).
 import {fetchSteps, fetchTags, imageUrl} from "./api.js";
 import {clear, el} from "./dom.js";
 import {formatSeconds} from "./format.js";
-import {Grid} from "./grid.js";
-import {History} from "./history.js";
-import {TILE_SIZES, displaySize} from "./images.js";
+import {TILE_SIZES} from "./images.js";
 import {Pickers, SUPPORTED_KINDS, kindLabel} from "./pickers.js";
 import {Player} from "./player.js";
+import {createView} from "./views.js";
 
 const EMPTY_MESSAGE =
     "No featviz data: add tb_featviz.FeatureVizCallback to model.fit (or write " +
@@ -19,6 +18,10 @@ const EMPTY_EXAMPLE = [
   "    tb_featviz.FeatureVizCallback(log_dir=\"logs/run1\", am={\"conv2\": 16})])",
 ].join("\n");
 
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 export class App {
   constructor(root) {
     this.root = root;
@@ -26,17 +29,18 @@ export class App {
     this.run = null;
     this.tag = null;
     this.steps = [];
-    this.unit = null;
-    this.history = null;
+    this.view = null;
     this.sizeName = "medium";
     this.request = 0;  // ignores answers to requests that were overtaken
 
     this.pickers = new Pickers((run, tag) => this.select(run, tag));
     this.player = new Player((index) => this.showStep(index));
-    this.grid = new Grid((unit) => this.toggleUnit(unit));
     this.sizeSelect = el("select", {
       id: "fv-size-select", class: "fv-select",
-      onchange: () => { this.sizeName = this.sizeSelect.value; this.refreshViews(); },
+      onchange: () => {
+        this.sizeName = this.sizeSelect.value;
+        if (this.view) this.view.setSizeName(this.sizeName);
+      },
     }, Object.keys(TILE_SIZES).map((name) => el("option", {
       value: name, text: name, selected: name === this.sizeName})));
     this.reloadButton = el("button", {
@@ -53,12 +57,11 @@ export class App {
     this.meta = el("p", {id: "fv-meta", class: "fv-muted fv-meta"});
     this.description = el("p", {id: "fv-description", class: "fv-description", hidden: true});
     this.stepMeta = el("span", {id: "fv-step-meta", class: "fv-muted"});
-    this.historySlot = el("div", {id: "fv-history-slot"});
+    this.viewSlot = el("div", {id: "fv-view-slot"});
     this.main = el("main", {id: "fv-main", class: "fv-main", hidden: true}, [
       el("div", {class: "fv-layer-head"}, [this.title, this.meta, this.description]),
       el("div", {class: "fv-player-row"}, [this.player.element, this.stepMeta]),
-      this.grid.element,
-      this.historySlot,
+      this.viewSlot,
     ]);
     const toolbar = el("header", {class: "fv-toolbar"}, [
       this.pickers.element,
@@ -70,7 +73,7 @@ export class App {
     ]);
     root.append(toolbar, this.error, this.empty, this.main);
     document.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && this.unit !== null) this.closeHistory();
+      if (event.key === "Escape" && this.view && this.view.onEscape()) event.preventDefault();
     });
   }
 
@@ -78,7 +81,7 @@ export class App {
     return this.load();
   }
 
-  /** (Re)reads the tags, keeping the current run, tag, step and unit where possible. */
+  /** (Re)reads the tags, keeping the current run, tag, step and selection where possible. */
   async load() {
     this.setStatus("Loading…");
     this.showError(null);
@@ -96,6 +99,7 @@ export class App {
       this.setStatus("");
       this.main.hidden = true;
       this.player.pause();
+      this._setView(null);
       this.showEmpty(this._unsupportedKinds());
       return;
     }
@@ -103,7 +107,7 @@ export class App {
     await this.select(this.pickers.run, this.pickers.tag, {keep: true});
   }
 
-  /** Kinds present in the logdir that this panel does not show yet. */
+  /** Kinds present in the logdir that this panel does not show. */
   _unsupportedKinds() {
     const kinds = new Set();
     for (const byTag of Object.values(this.tags)) {
@@ -117,21 +121,26 @@ export class App {
   showEmpty(unsupported) {
     const title = this.empty.querySelector(".fv-empty-title");
     title.textContent = unsupported.length
-        ? `This logdir has featviz data of kinds this panel does not show yet ` +
+        ? `This logdir has featviz data of kinds this panel does not show ` +
           `(${unsupported.map(kindLabel).join(", ")}). ${EMPTY_MESSAGE}`
         : EMPTY_MESSAGE;
     this.empty.hidden = false;
   }
 
-  /** Shows `tag` of `run`. With keep, stays on the same step and unit (a reload). */
+  _setView(view) {
+    if (this.view) this.view.dispose();
+    this.view = view;
+    clear(this.viewSlot);
+    if (view) this.viewSlot.appendChild(view.element);
+  }
+
+  /** Shows `tag` of `run`. With keep, stays on the same step and selection (a reload). */
   async select(run, tag, {keep = false} = {}) {
     const sameSeries = keep && run === this.run && tag === this.tag;
     const previousStep = sameSeries ? this.player.step : undefined;
     const wasLatest = sameSeries && this.player.index === this.steps.length - 1;
-    if (!sameSeries) {
-      this.closeHistory();
-      this.grid.reset();
-    }
+    const state = sameSeries && this.view ? this.view.state() : null;
+    if (!sameSeries) this._setView(null);
     this.run = run;
     this.tag = tag;
     const request = ++this.request;
@@ -143,7 +152,7 @@ export class App {
       if (request !== this.request) return;
       this.setStatus("");
       this.steps = [];
-      this.closeHistory();
+      this._setView(null);
       this.player.setSteps([]);
       this.main.hidden = true;
       this.showError(`Could not load the steps of ${tag} in ${run}. ${error.message}`);
@@ -162,22 +171,32 @@ export class App {
       index = stepNumbers.indexOf(previousStep);
     }
     this.player.setSteps(stepNumbers, index);
+    this._setView(createView(this.info.kind || data.kind, {
+      run, tag, info: this.info, data: {...data, steps: this.steps},
+      runTags: this.tags[run] || {}, sizeName: this.sizeName, state,
+      pickStep: (i) => { this.player.pause(); this.player.show(i); },
+    }));
     if (!this.steps.length) {
-      this.grid.reset();
       this.stepMeta.textContent = "";
       this.showError(`No steps logged yet for ${tag} in ${run}.`);
       return;
     }
     this.showStep(this.player.index);
-    if (this.unit !== null) this.openHistory(this.unit);
   }
 
   _showHeader() {
     const info = this.info || {};
-    this.title.textContent = info.layer || this.tag;
+    const units = Array.isArray(info.units) ? info.units : [];
+    const last = this.steps[this.steps.length - 1];
+    this.title.textContent = info.kind === "mfv" && units.length === 1
+        ? `${info.layer} · unit ${units[0]}` : (info.layer || this.tag);
     const parts = [kindLabel(info.kind || "?")];
-    if (Array.isArray(info.units)) {
-      parts.push(`${info.units.length} unit${info.units.length === 1 ? "" : "s"}`);
+    if (info.kind === "am") {
+      parts.push(plural(units.length, "unit"));
+    } else if (info.kind === "inversion" && last) {
+      parts.push(plural((last.images || []).length, "probe image"));
+    } else if (info.kind === "mfv" && last) {
+      parts.push(plural((last.embedding || []).length, "embedded image"));
     }
     if (Array.isArray(info.display_shape) && info.display_shape.length) {
       parts.push(info.display_shape.join("×"));
@@ -185,75 +204,31 @@ export class App {
     if (Array.isArray(info.value_range) && info.value_range.length === 2) {
       parts.push(`values in [${info.value_range[0]}, ${info.value_range[1]}]`);
     }
-    parts.push(`${this.steps.length} step${this.steps.length === 1 ? "" : "s"} logged`);
+    parts.push(`${plural(this.steps.length, "step")} logged`);
     this.meta.textContent = parts.join(" · ");
     this.meta.title = this.tag;
     this.description.textContent = info.description || "";
     this.description.hidden = !info.description;
   }
 
-  get size() {
-    return displaySize((this.info || {}).display_shape, TILE_SIZES[this.sizeName]);
-  }
-
-  /** Shows step `index` of the current series in the grid (and history). */
+  /** Shows step `index` of the current series in the view. */
   showStep(index) {
     const entry = this.steps[index];
     if (!entry) return;
-    this.grid.show(entry, this.size);
+    if (this.view) this.view.showStep(index);
     const seconds = formatSeconds(entry.seconds);
     const when = entry.wall_time ? new Date(entry.wall_time * 1000).toLocaleString() : "";
     this.stepMeta.textContent = [seconds && `computed in ${seconds}`, when]
         .filter(Boolean).join(" · ");
-    if (this.history) this.history.setCurrent(index, entry.step);
-    if (this.player.playing) this._prefetch(this.steps[index + 1]);
+    if (this.player.playing && this.view) this._prefetch(this.view.keysOf(index + 1));
   }
 
   /** Starts loading the next step's pictures while playing, so frames do not lag. */
-  _prefetch(entry) {
-    for (const key of (entry && entry.images) || []) {
+  _prefetch(keys) {
+    for (const key of keys || []) {
       const img = new Image();
       img.src = imageUrl(key);
     }
-  }
-
-  toggleUnit(unit) {
-    if (this.unit === unit) this.closeHistory();
-    else this.openHistory(unit, {scroll: true});
-  }
-
-  openHistory(unit, {scroll = false} = {}) {
-    this.unit = unit;
-    this.grid.setSelected(unit);
-    this.history = new History({
-      unit, run: this.run, info: this.info || {}, steps: this.steps, size: this.historySize,
-      onPick: (index) => { this.player.pause(); this.player.show(index); },
-      onClose: () => this.closeHistory(),
-    });
-    clear(this.historySlot).appendChild(this.history.element);
-    const entry = this.steps[this.player.index];
-    this.history.setCurrent(this.player.index, entry && entry.step);
-    if (scroll && this.history.element.scrollIntoView) {
-      this.history.element.scrollIntoView({block: "nearest", behavior: "smooth"});
-    }
-  }
-
-  get historySize() {
-    const target = Math.max(48, Math.round(TILE_SIZES[this.sizeName] * 0.75));
-    return displaySize((this.info || {}).display_shape, target);
-  }
-
-  closeHistory() {
-    this.unit = null;
-    this.history = null;
-    this.grid.setSelected(null);
-    clear(this.historySlot);
-  }
-
-  refreshViews() {
-    if (!this.steps.length) return;
-    this.showStep(this.player.index);
-    if (this.unit !== null) this.openHistory(this.unit);
   }
 
   setStatus(text) {

@@ -1,4 +1,5 @@
-// A small SVG line chart (createElementNS only): a value per training step.
+// A small SVG line chart (createElementNS only): values per training step, one
+// line per series.
 import {svg} from "./dom.js";
 import {formatStep, formatValue} from "./format.js";
 
@@ -20,14 +21,35 @@ export function niceTicks(low, high, count = 4) {
   return ticks;
 }
 
+function finitePoints(points) {
+  return (points || []).filter((p) => Number.isFinite(p.y) && Number.isFinite(p.x));
+}
+
 export class LineChart {
   /**
-   * points: [{x, y, index}] (x: step, y: value; points without a finite y are
-   * left out). onPick(index) is called when a point is clicked.
+   * One series: points [{x, y, index}] (x: step, y: value; points without a
+   * finite y are left out). onPick(index) is called when a point is clicked.
+   * For several series use LineChart.multi.
    */
-  constructor(points, {yLabel = "value", xLabel = "step", onPick = null, id = null} = {}) {
-    this.points = points.filter((p) => Number.isFinite(p.y) && Number.isFinite(p.x));
+  constructor(points, options = {}) {
+    this._init([{name: null, color: null, points}], options);
+  }
+
+  /**
+   * Several series: [{name, color, points}], each drawn in its colour and
+   * tagged with data-series=name; onPick(point.index, series) on a click.
+   */
+  static multi(series, options = {}) {
+    const chart = Object.create(LineChart.prototype);
+    chart._init(series, options);
+    return chart;
+  }
+
+  _init(series, {yLabel = "value", xLabel = "step", onPick = null, id = null} = {}) {
+    this.series = series.map((s) => ({...s, points: finitePoints(s.points)}));
+    this.points = this.series.flatMap((s) => s.points);
     this.onPick = onPick;
+    this.dots = [];  // [{x, dot}]
     this.element = svg("svg", {
       id, class: "fv-chart", viewBox: `0 0 ${WIDTH} ${HEIGHT}`, role: "img",
       preserveAspectRatio: "xMinYMin meet",
@@ -71,7 +93,8 @@ export class LineChart {
         x: MARGIN.left - 6, y: sy(t), "text-anchor": "end", "dominant-baseline": "middle",
         text: formatValue(t)}));
     }
-    const xTicks = niceTicks(x0, x1, Math.min(6, this.points.length)).filter(
+    const distinctX = new Set(xs).size;
+    const xTicks = niceTicks(x0, x1, Math.min(6, distinctX)).filter(
         (t) => Number.isInteger(t));
     for (const t of xTicks) {
       axes.appendChild(svg("line", {
@@ -97,23 +120,36 @@ export class LineChart {
     this.cursor = svg("line", {
       class: "fv-chart-cursor", y1: MARGIN.top, y2: HEIGHT - MARGIN.bottom,
       x1: MARGIN.left, x2: MARGIN.left, visibility: "hidden"});
+    root.append(grid, axes, this.cursor);
 
-    const line = svg("polyline", {
-      class: "fv-chart-line",
-      points: this.points.map((p) => `${sx(p.x).toFixed(2)},${sy(p.y).toFixed(2)}`).join(" "),
-    });
-    const dots = svg("g", {class: "fv-chart-points"});
-    this.dots = new Map();
-    for (const p of this.points) {
-      const dot = svg("circle", {
-        class: "fv-chart-point", cx: sx(p.x).toFixed(2), cy: sy(p.y).toFixed(2), r: 3.5,
-        "data-step": String(p.x), "data-value": String(p.y),
-      }, [svg("title", {text: `step ${formatStep(p.x)}: ${formatValue(p.y)}`})]);
-      if (this.onPick) dot.addEventListener("click", () => this.onPick(p.index));
-      dots.appendChild(dot);
-      this.dots.set(p.x, dot);
+    for (const series of this.series) {
+      if (!series.points.length) continue;
+      const named = series.name !== null && series.name !== undefined;
+      const group = svg("g", {class: "fv-chart-series",
+                              "data-series": named ? String(series.name) : null});
+      if (series.color) group.style.setProperty("--fv-series", series.color);
+      const line = svg("polyline", {
+        class: "fv-chart-line",
+        "data-series": named ? String(series.name) : null,
+        points: series.points.map((p) => `${sx(p.x).toFixed(2)},${sy(p.y).toFixed(2)}`)
+            .join(" "),
+      });
+      const dots = svg("g", {class: "fv-chart-points"});
+      for (const p of series.points) {
+        const label = `${named ? `${series.name}, ` : ""}step ${formatStep(p.x)}: ` +
+            formatValue(p.y);
+        const dot = svg("circle", {
+          class: "fv-chart-point", cx: sx(p.x).toFixed(2), cy: sy(p.y).toFixed(2), r: 3.5,
+          "data-step": String(p.x), "data-value": String(p.y),
+          "data-series": named ? String(series.name) : null,
+        }, [svg("title", {text: label})]);
+        if (this.onPick) dot.addEventListener("click", () => this.onPick(p.index, series));
+        dots.appendChild(dot);
+        this.dots.push({x: p.x, dot});
+      }
+      group.append(line, dots);
+      root.appendChild(group);
     }
-    root.append(grid, axes, this.cursor, line, dots);
   }
 
   /** Marks the step being shown by the slider. */
@@ -126,6 +162,6 @@ export class LineChart {
       this.cursor.setAttribute("x1", x);
       this.cursor.setAttribute("x2", x);
     }
-    for (const [x, dot] of this.dots) dot.classList.toggle("fv-current", x === step);
+    for (const {x, dot} of this.dots) dot.classList.toggle("fv-current", x === step);
   }
 }

@@ -1,18 +1,26 @@
 // The run and layer (tag) pickers.
 import {clear, el} from "./dom.js";
+import {naturalCompare} from "./series.js";
 
-/** The kinds of visualization this panel can show (others are listed as such). */
-export const SUPPORTED_KINDS = ["am"];
+/** The kinds of visualization this panel can show, in picker order. */
+export const SUPPORTED_KINDS = ["am", "inversion", "mfv"];
 
 const KIND_LABELS = {am: "activation maximization", inversion: "inversion", mfv: "multifaceted"};
 
-/** "conv2 · am" — the kind is part of the label so other kinds fit in later. */
+/** "conv2 · am — 16 units", "conv1 · inversion", "logits · mfv — unit 3". */
 export function tagLabel(tag, info) {
   const layer = info && info.layer ? info.layer : tag;
   const kind = info && info.kind ? info.kind : "?";
-  const units = info && Array.isArray(info.units) ? info.units.length : 0;
-  const unitText = units ? ` — ${units} unit${units === 1 ? "" : "s"}` : "";
+  const units = info && Array.isArray(info.units) ? info.units : [];
+  let unitText = "";
+  if (kind === "mfv" && units.length === 1) unitText = ` — unit ${units[0]}`;
+  else if (units.length) unitText = ` — ${units.length} unit${units.length === 1 ? "" : "s"}`;
   return `${layer} · ${kind}${unitText}`;
+}
+
+function kindOrder(kind) {
+  const i = SUPPORTED_KINDS.indexOf(kind);
+  return i < 0 ? SUPPORTED_KINDS.length : i;
 }
 
 export function kindLabel(kind) {
@@ -43,12 +51,13 @@ export class Pickers {
     return Object.keys(this.tags).filter((run) => this.tagsOf(run).length).sort();
   }
 
-  /** Tags of `run` with a supported kind, sorted by kind then layer order. */
+  /** Tags of `run` with a supported kind, sorted by kind then tag (numbers in order). */
   tagsOf(run) {
     const byTag = this.tags[run] || {};
     return Object.keys(byTag)
         .filter((tag) => SUPPORTED_KINDS.includes(byTag[tag] && byTag[tag].kind))
-        .sort();
+        .sort((a, b) => kindOrder(byTag[a].kind) - kindOrder(byTag[b].kind) ||
+                        naturalCompare(a, b));
   }
 
   info(run, tag) {
@@ -75,9 +84,16 @@ export class Pickers {
     const run = this.run;
     const tags = run ? this.tagsOf(run) : [];
     clear(this.tagSelect);
+    const groups = new Map();  // kind -> <optgroup>
     for (const tag of tags) {
-      this.tagSelect.appendChild(el("option", {
-        value: tag, text: tagLabel(tag, this.info(run, tag)), title: tag}));
+      const info = this.info(run, tag);
+      if (!groups.has(info.kind)) {
+        const group = el("optgroup", {label: kindLabel(info.kind)});
+        groups.set(info.kind, group);
+        this.tagSelect.appendChild(group);
+      }
+      groups.get(info.kind).appendChild(el("option", {
+        value: tag, text: tagLabel(tag, info), title: tag}));
     }
     if (tags.length) this.tagSelect.value = tags.includes(preferredTag) ? preferredTag : tags[0];
   }
