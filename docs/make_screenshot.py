@@ -88,7 +88,7 @@ def main(argv=None):
             "(tag) => !tag || document.querySelector('#fv-tag-select').value === tag",
             arg=args.tag)
         page.wait_for_timeout(500)
-      _wait_for_images(frame, ".fv-tile img")
+      _wait_for_images(frame, "#fv-root img")
       _fit_and_save(page, frame, args.out, args.width)
       if args.history:
         tiles = frame.query_selector_all(".fv-tile")

@@ -159,3 +159,12 @@ def test_bad_unit_and_k(trained_cnn, digits_data):
     tb_featviz.multifaceted(trained_cnn, images[:20], layer="logits", unit=10)
   with pytest.raises(ValueError, match="positive integers"):
     tb_featviz.multifaceted(trained_cnn, images[:20], layer="logits", unit=1, k=0)
+
+
+def test_align_keeps_the_spread_of_a_noisy_layout():
+  rng = np.random.default_rng(1)
+  reference = rng.normal(size=(50, 2)).astype(np.float32)
+  noisy = reference + rng.normal(scale=0.7, size=(50, 2))
+  aligned = mfv_lib.align(noisy, reference)
+  spread = lambda points: np.sqrt(((points - points.mean(0))**2).sum())  # noqa: E731
+  assert spread(aligned) == pytest.approx(spread(reference), rel=1e-5)

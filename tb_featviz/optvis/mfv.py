@@ -118,12 +118,18 @@ def embed(features, *, seed=0, init=None):
 
 
 def align(embedding, reference):
-  """`embedding` rotated, scaled and shifted onto `reference` (Procrustes)."""
+  """`embedding` rotated, shifted and scaled onto `reference` (Procrustes).
+
+  The scale makes the spread equal to the reference's, so that layouts keep
+  their size across steps.
+  """
   mean_e, mean_r = embedding.mean(0), reference.mean(0)
   centred_e, centred_r = embedding - mean_e, reference - mean_r
-  u, singular, vt = np.linalg.svd(centred_e.T @ centred_r)
+  u, _, vt = np.linalg.svd(centred_e.T @ centred_r)
   rotation = u @ vt
-  scale = singular.sum() / max(float((centred_e**2).sum()), 1e-12)
+  # Keep the reference's spread. The least-squares scale shrinks the layout by
+  # how well the two agree, and step after step that compounds to a dot.
+  scale = np.sqrt(float((centred_r**2).sum()) / max(float((centred_e**2).sum()), 1e-12))
   return (scale * centred_e @ rotation + mean_r).astype(np.float32)
 
 
@@ -173,8 +179,11 @@ def _check_images(images, k, extractor, unit, value_range):
 def unit_values(extractor, images, unit):
   """The value of `unit` (channel mean / logit) for each of `images`, (N,)."""
   units = tf.fill([len(images)], unit)
-  return _batched(lambda batch: features_lib.unit_objective(
+  values = _batched(lambda batch: features_lib.unit_objective(
       extractor(batch), units[:len(batch)], features_lib.CHANNEL), images)
+  features_lib.check_finite(
+      values, f"The model's output at layer {extractor.name!r} for the MFV images")
+  return values
 
 
 def _facets(model, layer, unit, starts, *, steps, learning_rate, seed, value_range,
@@ -249,6 +258,8 @@ def multifaceted(model, images, *, layer, unit, embedding_layer=None, k=4, m=15,
   embedding_layer = embedding_layer or previous_layer(model, layer)
   embedder = recipe.extractor(model, embedding_layer)
   features = _batched(embedder, images).reshape(len(images), -1)
+  features_lib.check_finite(
+      features, f"The model's output at layer {embedding_layer!r} (the embedding)")
 
   same_images = previous is not None and previous.embedding.shape == (len(images), 2)
   embedding = embed(features, seed=seed, init=previous.embedding if same_images else None)
