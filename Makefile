@@ -33,7 +33,17 @@ demo: install
 	@echo "Open http://127.0.0.1:$(PORT)/#featviz (Ctrl-C to stop)"
 	$(VENV)/bin/tensorboard --logdir $(LOGDIR) --host 127.0.0.1 --port $(PORT)
 
+# Speed of activation maximization against a bare compiled loop, XLA and
+# tf-keras-vis (see bench/README.md). tf-keras-vis is best effort, and goes into
+# bench/_results/site rather than the venv: its wheel ships a top-level `tests`
+# package that would shadow ours. Its other needs (scipy, pillow, packaging,
+# wrapt) come with our own dependencies.
+TFKV_SITE := bench/_results/site
 bench: install
+	@test -d $(TFKV_SITE)/tf_keras_vis || \
+	  $(PIP) install --quiet --no-deps --target $(TFKV_SITE) \
+	    "tf-keras-vis==0.8.7" deprecated imageio || \
+	  echo "tf-keras-vis could not be installed; the benchmark will say so and go on"
 	$(PY) bench/am_speed.py
 
 # Regenerates tb_featviz/plugin_data_pb2.py with protoc 31.1 (grpcio-tools
