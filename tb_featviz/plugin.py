@@ -70,6 +70,19 @@ def _finite(value):
   return value if math.isfinite(value) else None
 
 
+def _query_arg(request, name):
+  """The first value of query parameter `name`, or None.
+
+  werkzeug decodes the query string strictly as UTF-8 when `request.args` is
+  first read, so raw non-UTF-8 bytes in it (a 0xFF byte, not `%FF`) would
+  raise UnicodeDecodeError there, a 500; they are a 400 instead.
+  """
+  try:
+    return request.args.get(name)
+  except UnicodeDecodeError:
+    raise errors.InvalidArgumentError("The query string is not valid UTF-8") from None
+
+
 def _record_bytes(array):
   """The bytes of a scalar string tensor as returned by `read_tensors`."""
   value = np.asarray(array)
@@ -261,8 +274,11 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     path = os.path.realpath(os.path.join(root, *segments))
     if os.path.commonpath([root, path]) != root or not os.path.isfile(path):
       raise errors.NotFoundError(f"No such file: {name!r}")
-    with open(path, "rb") as f:
-      return f.read(), content_type
+    try:
+      with open(path, "rb") as f:
+        return f.read(), content_type
+    except OSError:  # removed or made unreadable since the check above
+      raise errors.NotFoundError(f"No such file: {name!r}") from None
 
   @wrappers.Request.application
   def _serve_tags(self, request):
@@ -273,8 +289,8 @@ class FeatVizPlugin(base_plugin.TBPlugin):
 
   @wrappers.Request.application
   def _serve_steps(self, request):
-    run = request.args.get("run")
-    tag = request.args.get("tag")
+    run = _query_arg(request, "run")
+    tag = _query_arg(request, "tag")
     if run is None or tag is None:
       raise errors.InvalidArgumentError("Both `run` and `tag` are required")
     ctx = plugin_util.context(request.environ)
@@ -284,7 +300,7 @@ class FeatVizPlugin(base_plugin.TBPlugin):
 
   @wrappers.Request.application
   def _serve_image(self, request):
-    key = request.args.get("key")
+    key = _query_arg(request, "key")
     if key is None:
       raise errors.InvalidArgumentError("`key` is required")
     png = self._read_png(plugin_util.context(request.environ), key)
