@@ -18,18 +18,26 @@ OPTIMIZERS = (ADAM, SGD)
 _BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-8
 
 
-def _adam(params, grads, state, step, learning_rate):
+def _adam(params, grads, state, step, learning_rate, isotropic=False):
   m, v = state
   m = _BETA_1 * m + (1 - _BETA_1) * grads
-  v = _BETA_2 * v + (1 - _BETA_2) * tf.square(grads)
+  square = tf.square(grads)
+  if isotropic:
+    # One scale per image, so a step keeps the gradient's direction. Needed
+    # under an L2 bound: per-pixel scaling turns the gradient w into sign(w),
+    # and projected steps then settle at rho * sign(w) / sqrt(d), not at the
+    # maximum rho * w / ||w||.
+    square = tf.reduce_mean(square, axis=list(range(1, grads.shape.rank)),
+                            keepdims=True)
+  v = _BETA_2 * v + (1 - _BETA_2) * square
   t = tf.cast(step + 1, tf.float32)
   m_hat = m / (1 - tf.pow(_BETA_1, t))
   v_hat = v / (1 - tf.pow(_BETA_2, t))
   return params - learning_rate * m_hat / (tf.sqrt(v_hat) + _EPSILON), (m, v)
 
 
-def _sgd(params, grads, state, step, learning_rate):
-  del step
+def _sgd(params, grads, state, step, learning_rate, isotropic=False):
+  del step, isotropic
   return params - learning_rate * grads, state
 
 
@@ -68,6 +76,8 @@ class Renderer:
     self._tracing = tracing or contextlib.nullcontext
     self._gradient_mask = gradient_mask
     self._final_learning_rate = float(final_learning_rate)
+    # A parameterization that keeps an L2 bound needs direction-keeping steps.
+    self._isotropic = getattr(param, "norm_bound", None) is not None
     self.trace_count = 0
     self._loop = tf.function(self._run, jit_compile=bool(jit_compile))
 
@@ -96,7 +106,8 @@ class Renderer:
       if self._final_learning_rate != 1.0:
         progress = tf.cast(step, tf.float32) / tf.cast(tf.maximum(steps, 1), tf.float32)
         rate *= tf.pow(self._final_learning_rate, progress)
-      params, state = self._update(params, grads, state, step, rate)
+      params, state = self._update(params, grads, state, step, rate,
+                                   isotropic=self._isotropic)
       return step + 1, self.param.project(params), state
 
     state = (tf.zeros_like(params), tf.zeros_like(params)) if self._optimizer == ADAM else ()

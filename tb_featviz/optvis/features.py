@@ -8,6 +8,7 @@ read before the activation, so that maximizing a class unit maximizes its logit.
 import contextlib
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 _SQUASHING_ACTIVATIONS = ("softmax", "sigmoid", "log_softmax")
@@ -17,12 +18,38 @@ NEURON = "neuron"
 OBJECTIVES = (CHANNEL, NEURON)
 
 
+def _has_graph(layer):
+  """Whether `layer` is a model with a layer graph (Functional or Sequential)."""
+  if not isinstance(layer, keras.Model):
+    return False
+  try:
+    return bool(layer.inputs)
+  except (AttributeError, ValueError):
+    return False
+
+
 def layer_names(model):
-  """Returns the names of the layers of `model`, in order, without the input."""
-  return [
-      layer.name for layer in model.layers
-      if not isinstance(layer, keras.layers.InputLayer)
-  ]
+  """Returns the names of the layers of `model`, in order, without the input.
+
+  The layers of a nested model (a Functional or Sequential model used as a
+  layer, like a keras.applications base) are listed as "outer/inner", before
+  the nested model's own name.
+  """
+  names = []
+  for layer in model.layers:
+    if isinstance(layer, keras.layers.InputLayer):
+      continue
+    if _has_graph(layer):
+      names.extend(f"{layer.name}/{inner}" for inner in layer_names(layer))
+    names.append(layer.name)
+  return names
+
+
+def _child(model, name):
+  for layer in model.layers:
+    if layer.name == name:
+      return layer
+  return None
 
 
 def find_layer(model, name):
@@ -30,7 +57,7 @@ def find_layer(model, name):
 
   Args:
     model: a Keras model.
-    name: the layer's name.
+    name: the layer's name; "outer/inner" for a layer of a nested model.
 
   Returns:
     The `keras.layers.Layer`.
@@ -38,12 +65,78 @@ def find_layer(model, name):
   Raises:
     ValueError: if no layer has that name; the message lists the names that exist.
   """
-  for layer in model.layers:
-    if layer.name == name:
-      return layer
+  parts = str(name).split("/")
+  layer = model
+  for depth, part in enumerate(parts):
+    if depth and not _has_graph(layer):
+      layer = None
+      break
+    layer = _child(layer, part)
+    if layer is None:
+      break
+  if layer is not None:
+    return layer
   raise ValueError(
       f"Model {model.name!r} has no layer named {name!r}. "
       f"Its layers are: {', '.join(layer_names(model))}.")
+
+
+def _only_call(model, layer):
+  """The node where the graph of `model` calls `layer`; it must call it once."""
+  graph = getattr(model, "_functional", None) or model  # Sequential wraps one
+  nodes = list(layer._inbound_nodes)  # pylint: disable=protected-access
+  in_graph = getattr(graph, "_nodes", None)
+  if in_graph is not None:
+    nodes = [node for index, node in enumerate(nodes)
+             if f"{id(layer)}_ib-{index}" in in_graph]
+  if len(nodes) != 1:
+    raise ValueError(
+        f"Layer {layer.name!r} is called {len(nodes)} times in model "
+        f"{model.name!r}; tb_featviz reads nested models that are called once. "
+        "Build a single-input Functional model around the part you want to see.")
+  if len(nodes[0].input_tensors) != 1:
+    raise ValueError(
+        f"Nested model {layer.name!r} takes {len(nodes[0].input_tensors)} "
+        "inputs; tb_featviz reads nested models with a single input.")
+  return nodes[0]
+
+
+def _truncated_model(model, parts, output):
+  """A keras.Model from the input of `model` to `output`.
+
+  `output` is a tensor of the graph that holds the layer named by `parts`
+  (["conv1"], or ["base", "conv1"] for a layer of the nested model "base").
+  Nested models are reached by composing: `model` up to the nested model's
+  input, then the nested model up to `output`.
+  """
+  layer = _child(model, parts[0])
+  if len(parts) == 1:
+    if _has_graph(layer) and output is layer.output:  # a nested model, read whole
+      output = _only_call(model, layer).output_tensors[0]
+    return keras.Model(model.inputs[0], output)
+  node = _only_call(model, layer)
+  inner = _truncated_model(layer, parts[1:], output)
+  if node.input_tensors[0] is model.inputs[0]:
+    return inner
+  prefix = keras.Model(model.inputs[0], node.input_tensors[0])
+  images = keras.Input(batch_shape=model.inputs[0].shape,
+                       dtype=model.inputs[0].dtype)
+  return keras.Model(images, inner(prefix(images)))
+
+
+class NotFiniteError(FloatingPointError):
+  """The model gave NaN or Inf: a visualization of it would be garbage."""
+
+
+def check_finite(values, what):
+  """Raises NotFiniteError, saying `what` is not finite, if `values` hold NaN/Inf."""
+  values = np.asarray(values)
+  finite = np.isfinite(values)
+  if not np.all(finite):
+    raise NotFiniteError(
+        f"{what} is not finite (NaN/Inf) ({values.size - int(np.sum(finite))} of "
+        f"{values.size} values); the model's weights hold NaN/Inf (did training "
+        "diverge?) or the layer overflows.")
 
 
 def _activation_name(activation):
@@ -56,6 +149,35 @@ def is_squashing(layer):
   if activation is None:
     return False
   return _activation_name(activation) in _SQUASHING_ACTIVATIONS
+
+
+def _is_relu(layer):
+  activation = getattr(layer, "activation", None)
+  return activation is not None and _activation_name(activation) == "relu"
+
+
+@tf.custom_gradient
+def redirected_relu(x):
+  """relu, with lucid's redirected gradient for images whose units are all off.
+
+  The forward pass is relu. Backwards, an image for which the ordinary relu
+  gradient is zero everywhere (the unit being maximized is silent at every
+  position, as it may be on the nearly uniform starting image) gets the
+  incoming gradient wherever it asks the pre-activation to rise, so the unit
+  can wake up; once it fires anywhere, the ordinary gradient is used again.
+  (lucid/optvis/overrides/redirected_relu_grad.py)
+  """
+  y = tf.nn.relu(x)
+
+  def grad(dy):
+    relu_grad = tf.where(x > 0, dy, tf.zeros_like(dy))
+    rising = tf.where(x > 0, dy, tf.minimum(dy, tf.zeros_like(dy)))  # dy < 0: x up
+    n = tf.shape(dy)[0]
+    silent = tf.reduce_all(tf.equal(tf.reshape(relu_grad, (n, -1)), 0), axis=1)
+    silent = tf.reshape(silent, tf.concat([[n], tf.ones([tf.rank(dy) - 1], tf.int32)], 0))
+    return tf.where(silent, rising, relu_grad)
+
+  return y, grad
 
 
 def _check_graph(model):
@@ -83,6 +205,7 @@ class FeatureExtractor:
   Attributes:
     model: the full model.
     layer: the layer read.
+    name: the name it was asked by ("outer/inner" for a nested layer).
     input_shape: the model's input shape without the batch axis.
     width: the number of units of the layer (the size of its last axis).
     output_rank: the rank of the layer's output, batch axis included.
@@ -93,16 +216,24 @@ class FeatureExtractor:
 
     Args:
       model: a Keras 3 Functional or Sequential model with one input.
-      layer_name: the name of the layer to read.
+      layer_name: the name of the layer to read; "outer/inner" for the layer
+        "inner" of a nested model "outer" (e.g. a keras.applications base used
+        as a layer), which is read through the outer model's graph.
 
     Raises:
-      ValueError: if the model has no graph, several inputs, or no such layer.
+      ValueError: if the model has no graph, several inputs, or no such layer
+        (the message lists the layers, nested ones included).
     """
     _check_graph(model)
     self.model = model
     self.layer = find_layer(model, layer_name)
+    self.name = str(layer_name)  # "outer/inner" for a layer of a nested model
     target = self.layer
     self._unsquash = None
+    self._relu = target if _is_relu(target) else None
+    # Whether the layer is read before a softmax (its outputs are logits).
+    self.before_softmax = is_squashing(target) and _activation_name(
+        target.activation) in ("softmax", "log_softmax")
     if isinstance(target, keras.layers.Activation) and is_squashing(target):
       output = target.input
     else:
@@ -113,7 +244,8 @@ class FeatureExtractor:
       raise ValueError(
           f"Layer {layer_name!r} has {len(output)} outputs; choose a layer with "
           "a single output.")
-    self._truncated = keras.Model(model.inputs[0], output)
+    self._truncated = _truncated_model(model, str(layer_name).split("/"), output)
+    output = self._truncated.outputs[0]
     self.input_shape = tuple(model.inputs[0].shape[1:])
     self.width = int(output.shape[-1])
     self.output_rank = len(output.shape)
@@ -143,9 +275,33 @@ class FeatureExtractor:
     finally:
       self._unsquash.activation = saved
 
-  def tracing(self):
-    """A context to enter around any call that may trace `__call__`."""
-    return self._linear_activation()
+  @contextlib.contextmanager
+  def _redirected_relu(self):
+    if self._relu is None:
+      yield
+      return
+    saved = self._relu.activation
+    self._relu.activation = redirected_relu
+    try:
+      yield
+    finally:
+      self._relu.activation = saved
+
+  @contextlib.contextmanager
+  def tracing(self, redirect_relu=False):
+    """A context to enter around any call that may trace `__call__`.
+
+    Args:
+      redirect_relu: if the layer ends in a relu, trace it with
+        `redirected_relu`, so that maximizing a unit silent on the starting
+        image still has a gradient (used by activation maximization).
+    """
+    with self._linear_activation():
+      if redirect_relu:
+        with self._redirected_relu():
+          yield
+      else:
+        yield
 
   def __call__(self, images):
     """Returns the layer's output for `images`, float32, in inference mode."""
@@ -170,16 +326,16 @@ class FeatureExtractor:
     if isinstance(units, int):
       if not 0 < units <= self.width:
         raise ValueError(
-            f"Asked for the first {units} units of layer {self.layer.name!r}, "
+            f"Asked for the first {units} units of layer {self.name!r}, "
             f"which has {self.width} units; ask for 1 to {self.width}.")
       return list(range(units))
     ids = [int(u) for u in units]
     if not ids:
-      raise ValueError(f"No units given for layer {self.layer.name!r}.")
+      raise ValueError(f"No units given for layer {self.name!r}.")
     bad = [u for u in ids if not 0 <= u < self.width]
     if bad:
       raise ValueError(
-          f"Unit id(s) {bad} out of range for layer {self.layer.name!r}, which "
+          f"Unit id(s) {bad} out of range for layer {self.name!r}, which "
           f"has {self.width} units (valid ids 0..{self.width - 1}).")
     return ids
 

@@ -81,6 +81,8 @@ def check_images(images, input_shape, value_range, what="images"):
         f"{', '.join(str(d) for d in input_shape)}).")
   if len(images) == 0:
     raise ValueError(f"{what} is empty; pass at least one image.")
+  if not np.all(np.isfinite(images)):
+    raise ValueError(f"{what} hold NaN or Inf values; pass finite images.")
   low, high = value_range
   if images.min() < low - 1e-6 or images.max() > high + 1e-6:
     raise ValueError(
@@ -157,9 +159,15 @@ def invert(model, layer, images, *, steps=400, learning_rate=0.05, seed=0,
       final_learning_rate=0.01))
   targets = tf.concat([extractor(images[i:i + batch_size])
                        for i in range(0, len(images), batch_size)], axis=0)
+  features_lib.check_finite(
+      targets, f"The model's output at layer {layer!r} for the probe images")
   start = pixels.initial(images.shape, seed=[seed, 1])
   reconstructions, values = renderer.run_batched(
       start, targets, batch_size=batch_size, steps=steps,
       learning_rate=learning_rate, seed=seed)
+  features_lib.check_finite(
+      values, f"The model's output at layer {layer!r} for the reconstructions")
+  features_lib.check_finite(
+      reconstructions, f"The reconstructions from layer {layer!r} (the model's gradient)")
   return InversionResult(images=reconstructions, errors=-values, layer=layer,
                          value_range=value_range, display_shape=display_shape)

@@ -83,6 +83,9 @@ class FourierParam:
   def __init__(self, value_range=(0.0, 1.0), decay_power=1.0):
     self.low, self.high = (float(v) for v in value_range)
     self.decay_power = float(decay_power)
+    # (height, spectrum width) -> image width, recorded by `initial`: an odd
+    # width cannot be told from the spectrum's shape (W // 2 + 1 columns).
+    self._widths = {}
 
   def _scale(self, height, width):
     freqs = _rfft2d_frequencies(height, width)
@@ -92,6 +95,7 @@ class FourierParam:
   def initial(self, shape, seed, init_images=None):
     """Returns starting spectra (n, C, H, W//2+1, 2) for images of `shape`."""
     n, height, width, channels = shape
+    self._widths[(height, width // 2 + 1)] = width
     if init_images is None:
       return _INIT_STDDEV * tf.random.stateless_normal(
           (n, channels, height, width // 2 + 1, 2), seed=seed)
@@ -107,8 +111,10 @@ class FourierParam:
 
   def to_images(self, params):
     height = params.shape[2]
-    width = (params.shape[3] - 1) * 2
-    spectrum = tf.complex(params[..., 0], params[..., 1])
+    width = self._widths.get((height, params.shape[3]), (params.shape[3] - 1) * 2)
+    # unstack, not params[..., i]: the strided-slice gradient is slow on CPU.
+    real, imaginary = tf.unstack(params, num=2, axis=-1)
+    spectrum = tf.complex(real, imaginary)
     spectrum *= tf.cast(self._scale(height, width), tf.complex64)
     spatial = tf.signal.irfft2d(spectrum, fft_length=(height, width))
     logits = tf.transpose(spatial, (0, 2, 3, 1)) / _FOURIER_OUTPUT_SCALE

@@ -90,9 +90,13 @@ def _reflect(coord, size):
 
 
 def _op_determinism():
-  """Whether tf.config.experimental.enable_op_determinism() is in force."""
+  """Whether tf.config.experimental.enable_op_determinism() is in force.
+
+  TensorFlow has no public getter; the private one has existed since 2.8, and
+  the environment variable is the older switch.
+  """
   try:
-    from tensorflow.python.framework import config
+    from tensorflow.python.framework import config  # pylint: disable=g-direct-tensorflow-import
     return bool(config.is_op_determinism_enabled())
   except (ImportError, AttributeError):
     return os.environ.get("TF_DETERMINISTIC_OPS", "").lower() in ("1", "true")

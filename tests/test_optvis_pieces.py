@@ -1,0 +1,264 @@
+"""The small pieces of the optimization engine, one behaviour at a time."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tb_featviz
+from tb_featviz.optvis import features as features_lib
+from tb_featviz.optvis import param as param_lib
+from tb_featviz.optvis import recipe
+from tb_featviz.optvis import regularizers as reg_lib
+from tb_featviz.optvis import transforms as transforms_lib
+
+HOST_CALLBACK_OPS = {"PyFunc", "EagerPyFunc", "PyFuncStateless", "NumpyFunction"}
+
+
+def _random_images(shape, seed=0, low=0.0, high=1.0):
+  return np.random.default_rng(seed).uniform(low, high, shape).astype(np.float32)
+
+
+# --- transforms ---------------------------------------------------------------
+
+
+def test_resample_with_identity_matrices_returns_the_input_exactly():
+  images = _random_images((3, 7, 9, 2))
+  out = transforms_lib.resample(tf.constant(images), tf.eye(3, batch_shape=[3]))
+  np.testing.assert_array_equal(out.numpy(), images)
+
+
+def test_jitter_by_an_integer_shift_is_a_roll_in_the_interior():
+  images = _random_images((6, 12, 12, 1), seed=1)
+  jitter = transforms_lib.Jitter(3)
+  matrices = jitter.matrices(6, 12, 12, tf.constant([4, 2])).numpy()
+  shifts = matrices[:, :2, 2]
+  # Jitter only translates, by whole pixels.
+  np.testing.assert_array_equal(matrices[:, :2, :2], np.broadcast_to(np.eye(2), (6, 2, 2)))
+  np.testing.assert_array_equal(shifts, np.round(shifts))
+  assert np.all(np.abs(shifts) <= 3)
+  assert np.any(shifts != 0), "six draws and not one moved: the test would prove nothing"
+  out = transforms_lib.resample(tf.constant(images), tf.constant(matrices)).numpy()
+  for image, moved, (dx, dy) in zip(images, out, shifts.astype(int)):
+    # Output pixel (x, y) reads input (x + dx, y + dy); borders are reflected.
+    rolled = np.roll(image, (-dy, -dx), axis=(0, 1))
+    interior = (slice(max(0, -dy), 12 - max(0, dy)), slice(max(0, -dx), 12 - max(0, dx)))
+    np.testing.assert_allclose(moved[interior], rolled[interior], atol=1e-6)
+
+
+def test_compose_is_deterministic_for_a_seed_and_differentiable():
+  compose = transforms_lib.Compose(
+      [transforms_lib.Jitter(2), transforms_lib.Scale(0.9, 1.1), transforms_lib.Rotate(8)])
+  images = tf.constant(_random_images((4, 16, 16, 3), seed=2))
+  seed = tf.constant([7, 3], tf.int32)
+  first, again = compose(images, seed), compose(images, seed)
+  np.testing.assert_array_equal(first.numpy(), again.numpy())
+  other = compose(images, tf.constant([7, 4], tf.int32))
+  assert not np.allclose(first.numpy(), other.numpy())
+  weights = tf.constant(_random_images((4, 16, 16, 3), seed=3))
+  with tf.GradientTape() as tape:
+    tape.watch(images)
+    value = tf.reduce_sum(compose(images, seed) * weights)
+  grad = tape.gradient(value, images)
+  assert grad is not None
+  assert np.all(np.isfinite(grad.numpy()))
+  assert np.any(grad.numpy() != 0)
+
+
+def test_compose_draws_no_global_randomness():
+  compose = transforms_lib.default_transforms(16, 16)
+  images = tf.constant(_random_images((2, 16, 16, 1)))
+  state = tf.random.get_global_generator().state.numpy().copy()
+  np_state = np.random.get_state()
+  compose(images, tf.constant([1, 1], tf.int32))
+  np.testing.assert_array_equal(tf.random.get_global_generator().state.numpy(), state)
+  assert all(np.array_equal(a, b) for a, b in zip(np.random.get_state(), np_state))
+
+
+# --- regularizers -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value_range", [(0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)])
+def test_total_variation_of_a_constant_image_is_zero(value_range):
+  constant = np.full((2, 10, 10, 3), 0.3 * value_range[1], np.float32)
+  tv = reg_lib.TotalVariation(1.0, value_range=value_range)
+  np.testing.assert_array_equal(tv(tf.constant(constant)).numpy(), [0.0, 0.0])
+  tv1 = reg_lib.TotalVariation(1.0, beta=1.0, value_range=value_range)
+  assert np.all(tv1(tf.constant(constant)).numpy() < 1e-3)
+  noisy = _random_images((2, 10, 10, 3), low=value_range[0], high=value_range[1])
+  assert np.all(tv(tf.constant(noisy)).numpy() > 0.01)
+
+
+def test_total_variation_of_a_vector_input_uses_the_display_shape():
+  tv = reg_lib.TotalVariation(1.0, display_shape=(8, 8))
+  constant = np.full((3, 64), 0.7, np.float32)
+  np.testing.assert_array_equal(tv(tf.constant(constant)).numpy(), [0.0] * 3)
+  stripes = np.tile(np.repeat([[0.0, 1.0]], 4, axis=0).reshape(1, 8), (8, 1))  # columns
+  per_image = tv(tf.constant(stripes.reshape(1, 64).astype(np.float32))).numpy()
+  assert per_image[0] > 0.1
+
+
+@pytest.mark.parametrize("value_range", [(0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)])
+def test_l2_is_zero_at_the_middle_of_the_range(value_range):
+  low, high = value_range
+  l2 = reg_lib.L2(2.0, value_range=value_range)
+  middle = np.full((2, 5, 5, 1), 0.5 * (low + high), np.float32)
+  np.testing.assert_array_equal(l2(tf.constant(middle)).numpy(), [0.0, 0.0])
+  top = np.full((1, 5, 5, 1), high, np.float32)
+  np.testing.assert_allclose(l2(tf.constant(top)).numpy(), [2.0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("alpha", [2.0, 6.0])
+def test_alpha_norm_grows_with_the_alpha_th_power(alpha):
+  norm = reg_lib.AlphaNorm(1.0, alpha=alpha, value_range=(0.0, 1.0))
+
+  def at(c):  # an image whose centred values are all c
+    return norm(tf.constant(np.full((1, 4, 4, 1), 0.5 + 0.5 * c, np.float32))).numpy()[0]
+
+  np.testing.assert_allclose(at(0.4), 0.4**alpha, rtol=1e-4)
+  np.testing.assert_allclose(at(0.8) / at(0.4), 2.0**alpha, rtol=1e-4)
+  assert at(0.0) == 0.0
+
+
+def test_blur_penalty_is_zero_for_a_constant_image():
+  blur = reg_lib.Blur(1.0, sigma=1.0)
+  constant = np.full((2, 12, 12, 3), 0.25, np.float32)
+  np.testing.assert_allclose(blur(tf.constant(constant)).numpy(), [0.0, 0.0], atol=1e-10)
+  noisy = _random_images((2, 12, 12, 3))
+  assert np.all(blur(tf.constant(noisy)).numpy() > 1e-3)
+  kernel = reg_lib.gaussian_kernel(1.5, 3).numpy()
+  np.testing.assert_allclose(kernel.sum(axis=(0, 1)), np.ones((3, 1)), rtol=1e-6)
+
+
+# --- parameterizations --------------------------------------------------------
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("value_range", [(0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)])
+def test_fourier_images_stay_inside_the_range(channels, value_range):
+  fourier = param_lib.FourierParam(value_range)
+  params = fourier.initial((3, 12, 12, channels), seed=[0, 0])
+  wild = 50.0 * tf.random.stateless_normal(params.shape, seed=[1, 2])
+  for p in (params, wild):
+    images = fourier.to_images(p).numpy()
+    assert images.shape == (3, 12, 12, channels)
+    assert images.dtype == np.float32
+    assert images.min() >= value_range[0] and images.max() <= value_range[1]
+
+
+@pytest.mark.parametrize("shape", [(2, 12, 12, 1), (2, 12, 12, 3), (2, 9, 11, 3), (1, 15, 15, 1)])
+def test_fourier_initial_inverts_to_images(shape):
+  fourier = param_lib.FourierParam((0.0, 1.0))
+  images = _random_images(shape, seed=4, low=0.05, high=0.95)
+  params = fourier.initial(shape, seed=[0, 0], init_images=images)
+  back = fourier.to_images(params).numpy()
+  assert back.shape == shape
+  np.testing.assert_allclose(back, images, atol=1e-3)
+
+
+def test_pixel_param_project_clips_and_bounds_the_norm():
+  pixel = param_lib.PixelParam((-1.0, 1.0), norm_bound=2.0)
+  wild = tf.constant(np.random.default_rng(5).normal(0, 3, (4, 6, 6, 1)).astype(np.float32))
+  projected = pixel.project(wild).numpy()
+  assert projected.min() >= -1.0 and projected.max() <= 1.0
+  norms = np.linalg.norm(projected.reshape(4, -1), axis=1)
+  np.testing.assert_allclose(norms, 2.0, rtol=1e-5)  # all were far outside the ball
+  small = np.full((1, 6, 6, 1), 0.1, np.float32)  # norm 0.6: left alone
+  np.testing.assert_array_equal(pixel.project(tf.constant(small)).numpy(), small)
+  box_only = param_lib.PixelParam((0.0, 1.0))
+  np.testing.assert_array_equal(
+      box_only.project(wild).numpy(), np.clip(wild.numpy(), 0.0, 1.0))
+
+
+def test_pixel_param_starts_inside_the_range_and_from_init():
+  pixel = param_lib.PixelParam((0.0, 255.0))
+  start = pixel.initial((3, 5, 5, 1), seed=[0, 0]).numpy()
+  assert start.min() >= 0.0 and start.max() <= 255.0 and start.std() > 1.0
+  init = _random_images((3, 5, 5, 1), high=255.0)
+  np.testing.assert_array_equal(pixel.initial((3, 5, 5, 1), [0, 0], init_images=init), init)
+
+
+# --- unit objectives ----------------------------------------------------------
+
+
+def test_unit_objective_channel_mean_and_neuron_centre():
+  features = np.arange(2 * 3 * 5 * 4, dtype=np.float32).reshape(2, 3, 5, 4)
+  units = tf.constant([1, 3], tf.int32)
+  channel = features_lib.unit_objective(tf.constant(features), units, "channel").numpy()
+  np.testing.assert_allclose(channel, [features[0, :, :, 1].mean(), features[1, :, :, 3].mean()])
+  neuron = features_lib.unit_objective(tf.constant(features), units, "neuron").numpy()
+  np.testing.assert_array_equal(neuron, [features[0, 1, 2, 1], features[1, 1, 2, 3]])
+  dense = np.arange(12, dtype=np.float32).reshape(3, 4)
+  picked = features_lib.unit_objective(tf.constant(dense), tf.constant([2, 0, 3]), "channel")
+  np.testing.assert_array_equal(picked.numpy(), [2.0, 4.0, 11.0])
+
+
+def test_redirected_relu_is_relu_forward_and_wakes_silent_images_backward():
+  x = tf.constant([[-2.0, -1.0, -0.5, -3.0],   # silent everywhere
+                   [-2.0, 0.5, -0.5, 1.0]])    # fires at two places
+  dy = tf.constant([[-1.0, 2.0, -1.0, 0.0],
+                    [-1.0, 2.0, -1.0, 3.0]])
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    y = features_lib.redirected_relu(x)
+    loss = tf.reduce_sum(y * dy)
+  np.testing.assert_array_equal(y.numpy(), tf.nn.relu(x).numpy())
+  grad = tape.gradient(loss, x).numpy()
+  # Silent image: the pushes that raise x (dy < 0 for a minimized loss) go through.
+  np.testing.assert_array_equal(grad[0], [-1.0, 0.0, -1.0, 0.0])
+  # An image that fires gets the ordinary relu gradient.
+  np.testing.assert_array_equal(grad[1], [0.0, 2.0, 0.0, 3.0])
+
+
+# --- the compiled loop --------------------------------------------------------
+
+
+def _graph_ops(concrete_function):
+  graph_def = concrete_function.graph.as_graph_def()
+  ops = {node.op for node in graph_def.node}
+  for function in graph_def.library.function:
+    ops.update(node.op for node in function.node_def)
+  return ops
+
+
+def test_the_graph_walk_sees_a_host_callback():
+  # The check below is only worth something if it can see a py_function hidden
+  # in a while loop's body.
+  @tf.function
+  def loop(x):
+    def body(i, x):
+      y = tf.py_function(np.sin, [x], tf.float32)
+      return i + 1, tf.ensure_shape(y, ())
+
+    return tf.while_loop(lambda i, x: i < 3, body, (0, x))[1]
+
+  ops = _graph_ops(loop.get_concrete_function(tf.TensorSpec((), tf.float32)))
+  assert ops & HOST_CALLBACK_OPS
+
+
+def _tiny_cnn():
+  inputs = keras.Input((12, 12, 3))
+  h = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+  h = keras.layers.GlobalAveragePooling2D()(h)
+  outputs = keras.layers.Dense(3, activation="softmax", name="probs")(h)
+  return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize("layer,preset", [("conv", "default"), ("probs", "default"),
+                                          ("conv", "plain")])
+def test_the_compiled_loop_has_no_host_callbacks(layer, preset):
+  model = _tiny_cnn()
+  tb_featviz.activation_maximization(model, layer, 2, steps=2, preset=preset)
+  renderers = recipe.extractor(model, layer).__dict__["_renderers"]
+  assert len(renderers) == 1
+  [renderer] = renderers.values()
+  param = renderer.param
+  params = param.initial((2, 12, 12, 3), seed=[0, 0])
+  with renderer._tracing():  # noqa: SLF001 - the same context the renderer uses
+    concrete = renderer._loop.get_concrete_function(  # noqa: SLF001
+        params, tf.constant([0, 1], tf.int32), tf.constant(2), tf.constant(0.05),
+        tf.constant(0))
+  assert renderer.trace_count == 1, "the cached trace should have been reused"
+  ops = _graph_ops(concrete)
+  assert "Conv2D" in ops and ops & {"While", "StatelessWhile"}, sorted(ops)
+  assert not ops & HOST_CALLBACK_OPS, sorted(ops & HOST_CALLBACK_OPS)
