@@ -1,18 +1,20 @@
 """FeatureVizCallback: feature visualizations logged to TensorBoard during `fit`."""
 
+import errno
+import inspect
 import logging
 import os
+import re
 import time
 
 import keras
 import tensorflow as tf
 
 from tb_featviz import budget as budget_lib
-from tb_featviz import facet_tracker
-from tb_featviz import summary
+from tb_featviz import checked_writer
+from tb_featviz import visualizer as visualizer_lib
 from tb_featviz.optvis import am as am_lib
 from tb_featviz.optvis import inversion as inversion_lib
-from tb_featviz.optvis import recipe
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +29,19 @@ class FeatureVizCallback(keras.callbacks.Callback):
   `<log_dir>/<run_name>` with the tags of `tb_featviz.summary`. Step numbers are
   those of `keras.callbacks.TensorBoard` for the same schedule: the epoch index
   with `every_n_epochs`, the number of batches trained in this `fit` with
-  `every_n_steps`. Both callbacks can be given the same `log_dir`.
+  `every_n_steps`. Both callbacks can be given the same `log_dir`. With
+  `steps_per_execution` > 1, `every_n_steps` still counts batches (the
+  visualization runs after the first execution that reaches a multiple of n),
+  and the step logged is, like keras.callbacks.TensorBoard's, the number of
+  executions so far.
 
   The configuration is checked when training starts (unknown layers or units
-  fail then, before the first step). A visualization that fails later is
-  reported as a warning and training goes on. The callback never changes the
+  fail then, before the first step; unknown keys and options fail at once). A visualization that fails later is
+  reported as a warning and training goes on. (A failure is warned about once
+  per visualization and kind of error, naming the reason: NaN/Inf in the model,
+  out of memory, an error in the optimization, a full disk; results that are not
+  finite are never written, and events that did not reach the disk are noticed
+  and a new events file is started.) The callback never changes the
   model's weights, the random state or the optimizer: visualizations start from
   the same seeded noise at every interval, so pictures change only because the
   model did.
@@ -45,7 +55,8 @@ class FeatureVizCallback(keras.callbacks.Callback):
   Args:
     log_dir: the run's log directory (the same as keras.callbacks.TensorBoard's).
     am: {layer name: units}, units being an int n (the first n), a list of ids
-      or "all".
+      or "all". A layer of a nested model (a Functional or Sequential model
+      used as a layer) is named "outer/inner", here and everywhere a layer is.
     am_options: keyword arguments for `tb_featviz.activation_maximization`
       (steps, preset, seed, ...), shared by all AM layers.
     inversion: {"images": probe images (N, *input_shape), "layers": [names]}:
@@ -64,6 +75,16 @@ class FeatureVizCallback(keras.callbacks.Callback):
       visualizations (e.g. 0.1); intervals that would exceed it are postponed
       to the next one, with a warning. None: no cap.
     run_name: the subdirectory of `log_dir` written to.
+
+  Under `tf.distribute`, the callback runs once per process; with a
+  MultiWorkerMirroredStrategy only the chief (the worker whose strategy says
+  `should_save_summary`) computes and writes the visualizations: they need no
+  collective ops, so the other workers skip them (they still check the
+  configuration, so a mistake stops every worker before the first step).
+
+  The visualizations themselves are a `tb_featviz.visualizer.Visualizer`
+  (`self.visualizer`), which the `tb-featviz` command also uses to visualize
+  saved checkpoints outside the training job.
   """
 
   def __init__(self, log_dir, *, am=None, am_options=None, inversion=None,
@@ -80,76 +101,80 @@ class FeatureVizCallback(keras.callbacks.Callback):
                         ("every_n_steps", every_n_steps)):
       if value is not None and (not isinstance(value, int) or value < 1):
         raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if not am and not inversion and not mfv:
-      raise ValueError("Nothing to visualize: pass am={layer: units}, "
-                       "inversion={'images': probe, 'layers': [names]} and/or "
-                       "mfv={'images': x, 'layer': name, 'units': [ids]}.")
-    inversion = dict(inversion or {})
-    unknown = set(inversion) - {"images", "layers"}
-    if inversion and (unknown or "images" not in inversion
-                      or not inversion.get("layers")):
-      raise ValueError(
-          "inversion takes {'images': probe images, 'layers': [layer names]}"
-          + (f"; unknown keys {sorted(unknown)}" if unknown else "") + ".")
+    self.visualizer = visualizer_lib.Visualizer(
+        am=am, am_options=am_options, inversion=inversion,
+        inversion_options=inversion_options, mfv=mfv, mfv_options=mfv_options,
+        value_range=value_range, display_shape=display_shape)
     self.log_dir = os.fspath(log_dir)
-    self.am = dict(am or {})
-    self.am_options = dict(am_options or {})
-    self.inversion_layers = list(inversion.get("layers", []))
-    self.inversion_images = inversion.get("images")
-    self.inversion_options = dict(inversion_options or {})
-    self.facets = facet_tracker.FacetTracker(mfv, mfv_options) if mfv else None
     self.budget = budget_lib.CostBudget(budget)
     self.every_n_epochs = every_n_epochs
     self.every_n_steps = every_n_steps
-    self.value_range = recipe.check_value_range(value_range)
+    self.value_range = self.visualizer.value_range
     self.display_shape = display_shape
     self.run_name = run_name
-    self._writer = None
-    self._units = {}
-    self._batches = 0
+    self._events = None  # a checked_writer.CheckedWriter, made on the chief
+    self._chief = True
+    self._batches = 0  # executions, counted like keras.callbacks.TensorBoard
+    self._trained = 0  # batches trained in this fit
+    self._epoch_start = 0
+    self._intervals = 0
     self._last_visited_step = None
     self._failed = set()
-    self._originals_written = set()
+
+  # The configuration, as the Visualizer holds it.
+  am = property(lambda self: self.visualizer.am)
+  am_options = property(lambda self: self.visualizer.am_options)
+  inversion_layers = property(lambda self: self.visualizer.inversion_layers)
+  inversion_images = property(lambda self: self.visualizer.inversion_images)
+  inversion_options = property(lambda self: self.visualizer.inversion_options)
+  facets = property(lambda self: self.visualizer.facets)
 
   # -- configuration ----------------------------------------------------------
 
   def _validate(self):
     """Resolves every layer, unit list and probe, raising ValueError on mistakes."""
-    self._units = {layer: self._extractor(layer).check_units(units)
-                   for layer, units in self.am.items()}
-    for layer in self.inversion_layers:
-      self.inversion_images = inversion_lib.check_images(
-          self.inversion_images, self._extractor(layer).input_shape,
-          self.value_range, what="inversion probe images")
-    if self.facets is not None:
-      self._extractor(self.facets.layer)
-      self.facets.validate(self.model, self.value_range)
-
-  def _extractor(self, layer):
-    extractor = recipe.extractor(self.model, layer)
-    recipe.check_display_shape(self.display_shape, extractor.input_shape)
-    if len(extractor.input_shape) != 3 and self.display_shape is None:
-      raise ValueError(
-          f"Model input {extractor.input_shape} is not an image; pass "
-          "display_shape=(height, width) so the callback can draw it.")
-    return extractor
+    self.visualizer.validate(self.model)
 
   # -- schedule ---------------------------------------------------------------
 
   def on_train_begin(self, logs=None):
     self._validate()
+    self._chief = is_chief(self.model)
     self.budget.start()
-    self._batches = 0
+    self._batches = self._trained = self._epoch_start = self._intervals = 0
     self._last_visited_step = None
     self._run_dir = os.path.join(self.log_dir, self.run_name)
-    if self._writer is None:
-      self._writer = tf.summary.create_file_writer(self._run_dir)
+    if not self._chief:
+      return
+    if self._events is None:
+      self._events = checked_writer.CheckedWriter(self._run_dir)
+    try:
+      self._events.open()
+    except (checked_writer.WriteFailedError, tf.errors.ResourceExhaustedError) as error:
+      self._warn_once(("write",),
+                      f"tb_featviz: cannot write to {self._run_dir} yet "
+                      f"({_reason(error)}).{_disk_advice(error)} Training goes "
+                      "on and every interval will try again.")
+    except (tf.errors.OpError, OSError) as error:
+      raise ValueError(f"Cannot write summaries to {self._run_dir!r} ({error}); "
+                       "pass a log_dir that can be written.") from error
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self._epoch_start = self._trained
 
   def on_train_batch_begin(self, batch, logs=None):
     self._batches += 1  # counted like keras.callbacks.TensorBoard's steps
 
   def on_train_batch_end(self, batch, logs=None):
-    if self.every_n_steps and self._batches % self.every_n_steps == 0:
+    # Keras calls back once per execution of `steps_per_execution` batches,
+    # `batch` being the index in the epoch of the execution's last batch.
+    in_epoch = batch + 1
+    steps = (self.params or {}).get("steps")
+    if steps:
+      in_epoch = min(in_epoch, steps)
+    self._trained = self._epoch_start + in_epoch
+    if self.every_n_steps and self._trained // self.every_n_steps > self._intervals:
+      self._intervals = self._trained // self.every_n_steps
       self._visualize(self._batches)
 
   def on_epoch_end(self, epoch, logs=None):
@@ -162,61 +187,107 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self, "_last_epoch", None)
     if final_step is not None and final_step != self._last_visited_step:
       self._visualize(final_step)
-    if self._writer is not None:
-      self._writer.flush()
+    if self._chief and self._events is not None:
+      try:
+        self._events.flush()
+      except Exception as error:  # pylint: disable=broad-except
+        self._events.discard()
+        self._warn_once(("write",),
+                        f"tb_featviz: flushing {self._run_dir} at the end of "
+                        f"training failed ({_reason(error)}).{_disk_advice(error)}")
 
   # -- work -------------------------------------------------------------------
 
   def _visualize(self, step):
     self._last_visited_step = step
+    if not self._chief:
+      return  # a non-chief worker of a multi-worker job: the chief logs
     if not self.budget.allows(step):
       return
     started = time.perf_counter()
-    with self._writer.as_default(step=step), tf.summary.record_if(True):
-      for layer, units in self._units.items():
-        self._run_one("am", layer, step, lambda: am_lib.activation_maximization(
-            self.model, layer, units, **self._options(self.am_options)),
-                      summary.am)
-      for layer in self.inversion_layers:
-        self._run_one("inversion", layer, step, lambda: inversion_lib.invert(
-            self.model, layer, self.inversion_images,
-            **self._options(self.inversion_options)), self._write_inversion)
-      for unit in self.facets.units if self.facets else ():
-        self._run_one("mfv", f"{self.facets.layer}/{unit}", step,
-                      lambda: self.facets.run(self.model, unit,
-                                              value_range=self.value_range,
-                                              display_shape=self.display_shape),
-                      self._write_mfv)
-    self._writer.flush()
+    try:
+      writer = self._events.open()
+      with checked_writer.restoring_default_writer():
+        outcomes = self.visualizer.run(self.model, step, writer=writer,
+                                       run_dir=self._run_dir)
+      for outcome in outcomes:
+        if outcome.error is not None:
+          self._warn_failed(outcome, step)
+      # Each visualization written adds at least its IMAGES and RECORD events.
+      self._events.flush(min_records=2 * sum(o.error is None for o in outcomes))
+    except Exception as error:  # pylint: disable=broad-except
+      self._events.discard()
+      self._warn_once(
+          ("write",),
+          f"tb_featviz: logging step {step} to {self._run_dir} failed "
+          f"({_reason(error)}); what was computed for that step is lost."
+          f"{_disk_advice(error)} Training goes on; the next interval writes "
+          "to a new events file.")
     self.budget.charge(time.perf_counter() - started)
 
-  def _write_mfv(self, name, computed, *, step, seconds):
-    del name  # the result names its layer and unit
-    indices, result = computed
-    self.facets.write(self._run_dir, indices, result, step=step, seconds=seconds)
+  def _warn_failed(self, outcome, step):
+    """Warns about a failed visualization, once per item and kind of error."""
+    item, error = outcome.item, outcome.error
+    lost = (f"its summaries at step {step} may be incomplete"
+            if outcome.phase == "write" else f"nothing was logged for step {step}")
+    self._warn_once(
+        (item.kind, item.name, type(error).__name__),
+        f"tb_featviz: {item.kind} of layer {item.name!r} at step {step} failed "
+        f"({_reason(error)}); {lost}."
+        f"{self._advice(item.kind, error, outcome.phase)} Training goes on and "
+        "later intervals will try again.")
 
-  def _options(self, options):
-    options = dict(options)
-    options.setdefault("value_range", self.value_range)
-    options.setdefault("display_shape", self.display_shape)
-    return options
+  def _warn_once(self, key, text):
+    if key in self._failed:
+      logger.info(text)  # warned already
+    else:
+      self._failed.add(key)
+      logger.warning(text)
 
-  def _write_inversion(self, layer, result, *, step, seconds):
-    first = layer not in self._originals_written
-    summary.inversion(layer, result, step=step, seconds=seconds,
-                      originals=self.inversion_images if first else None)
-    self._originals_written.add(layer)
+  def _advice(self, kind, error, phase):
+    """A sentence on what to do about `error`, or ""."""
+    if phase == "write":
+      return _disk_advice(error)
+    if phase != "compute" or not _out_of_memory(error):
+      return ""
+    if kind == "am":
+      size = self.visualizer.am_options.get("batch_size", am_lib.DEFAULT_BATCH_SIZE)
+      return (f" Out of memory: pass a smaller batch_size, e.g. am_options="
+              f"{{'batch_size': {max(1, size // 2)}}} (now {size}).")
+    if kind == "inversion":
+      size = self.visualizer.inversion_options.get("batch_size", inspect.signature(
+          inversion_lib.invert).parameters["batch_size"].default)
+      return (f" Out of memory: pass a smaller batch_size, e.g. inversion_options="
+              f"{{'batch_size': {max(1, size // 2)}}} (now {size}).")
+    return (" Out of memory: pass fewer mfv images (n_images) or a smaller "
+            "batch_size, e.g. mfv_options={'am_options': {'batch_size': 8}}.")
 
-  def _run_one(self, kind, layer, step, compute, write):
-    """Computes and writes one visualization; warns once per layer on failure."""
-    try:
-      started = time.perf_counter()
-      result = compute()
-      seconds = time.perf_counter() - started
-      write(layer, result, step=step, seconds=seconds)
-    except Exception as error:  # pylint: disable=broad-except
-      if (kind, layer) not in self._failed:
-        logger.warning("tb_featviz: %s of layer %r at step %d failed (%s: %s); "
-                       "training goes on and later intervals will try again.",
-                       kind, layer, step, type(error).__name__, error)
-        self._failed.add((kind, layer))
+
+def _reason(error):
+  """`error` as "Type: message", without TensorFlow's op decorations."""
+  text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", str(error))
+  text = re.sub(r"\s*\[Op:\w+\]( name: \S*)?", "", text)
+  text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+  return f"{type(error).__name__}: {text}"
+
+
+def _disk_advice(error):
+  full = ((isinstance(error, OSError) and error.errno == errno.ENOSPC)
+          or "No space left on device" in str(error))
+  return (" The disk is full: make room, and the next intervals are written."
+          if full else "")
+
+
+def _out_of_memory(error):
+  return (isinstance(error, (tf.errors.ResourceExhaustedError, MemoryError))
+          or "out of memory" in str(error).lower())
+
+
+def is_chief(model):
+  """Whether this process logs: False only on the non-chief workers of a
+  multi-worker strategy (whose `extended.should_save_summary` is False)."""
+  try:
+    strategy = model.distribute_strategy
+  except (AttributeError, ValueError):
+    strategy = tf.distribute.get_strategy()
+  return bool(getattr(strategy.extended, "should_save_summary", True))
