@@ -32,6 +32,7 @@ setuptools.setup(
         "tensorboard_plugins": [
             "featviz = tb_featviz.plugin:FeatVizLoader",
         ],
+        "console_scripts": ["tb-featviz = tb_featviz.cli:main"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",
