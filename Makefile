@@ -45,6 +45,7 @@ bench: install
 	    "tf-keras-vis==0.8.7" deprecated imageio || \
 	  echo "tf-keras-vis could not be installed; the benchmark will say so and go on"
 	$(PY) bench/am_speed.py
+	$(PY) bench/stages_speed.py
 
 # Regenerates tb_featviz/plugin_data_pb2.py with protoc 31.1 (grpcio-tools
 # 1.75.0), the oldest protobuf runtime that tb-featviz allows.

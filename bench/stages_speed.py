@@ -1,0 +1,147 @@
+"""Inversion against its bare compiled loop, and MFV stage by stage.
+
+  .venv/bin/python bench/stages_speed.py [--reps 5]
+
+Inversion: `tb_featviz.invert` of 64 digits from conv2, 256 steps, against the
+floor: one tf.function with a tf.while_loop doing forward, the normalized
+feature loss, backward and the engine's Adam on the pixels, nothing else.
+Both are timed in alternating rounds after a warm-up call; medians are shown.
+
+MFV: 2,000 images (the 1,797 digits and shifted copies) of the digits CNN; the
+time of each stage of `multifaceted` (features, PCA, t-SNE, k-means, AM), each
+stage's library call made directly on the same data, and the whole call.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from sklearn import cluster, decomposition, manifold  # noqa: E402
+
+import tb_featviz  # noqa: E402
+from tb_featviz.optvis import inversion as inversion_lib  # noqa: E402
+from tb_featviz.optvis import mfv as mfv_lib  # noqa: E402
+from tb_featviz.optvis import recipe  # noqa: E402
+from tests import digits as digits_lib  # noqa: E402
+
+_BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-8
+
+
+def timed(function):
+  started = time.perf_counter()
+  function()
+  return time.perf_counter() - started
+
+
+def inversion_floor(extractor, steps, learning_rate=0.05):
+  """The bare loop of the same inversion work."""
+
+  @tf.function
+  def loop(start, target):
+    def body(step, images, m, v):
+      with tf.GradientTape() as tape:
+        tape.watch(images)
+        loss = tf.reduce_sum(inversion_lib.normalized_feature_error(
+            extractor(images), target))
+      grads = tape.gradient(loss, images)
+      m = _BETA_1 * m + (1 - _BETA_1) * grads
+      v = _BETA_2 * v + (1 - _BETA_2) * tf.square(grads)
+      t = tf.cast(step + 1, tf.float32)
+      update = m / (1 - _BETA_1**t) / (tf.sqrt(v / (1 - _BETA_2**t)) + _EPSILON)
+      return step + 1, tf.clip_by_value(images - learning_rate * update, 0, 1), m, v
+
+    zeros = tf.zeros_like(start)
+    return tf.while_loop(lambda step, *_: step < steps, body,
+                         (tf.constant(0), start, zeros, zeros))[1]
+
+  return loop
+
+
+def bench_inversion(model, images, reps, steps=256):
+  extractor = recipe.extractor(model, "conv2")
+  target = extractor(images)
+  start = tf.clip_by_value(0.5 + 0.1 * tf.random.stateless_normal(images.shape, [0, 1]), 0, 1)
+  floor = inversion_floor(extractor, steps)
+  cases = {
+      "floor": lambda: floor(start, target).numpy(),
+      "invert": lambda: tb_featviz.invert(model, "conv2", images, steps=steps),
+  }
+  for case in cases.values():
+    case()  # tracing
+  times = {name: [] for name in cases}
+  for _ in range(reps):
+    for name, case in cases.items():
+      times[name].append(timed(case))
+  floor_median = statistics.median(times["floor"])
+  print(f"\nInversion: 64 digits from conv2, {steps} steps, {reps} reps")
+  for name, values in times.items():
+    median = statistics.median(values)
+    print(f"  {name:8s} {median:7.3f} s  {median / floor_median:5.2f}x floor")
+
+
+def bench_mfv(model, images, labels):
+  """Times each MFV stage inside the library and as a direct library call."""
+  n = len(images)
+  print(f"\nMFV: {n} images, layer logits unit 3, embedding conv3, k=4")
+  rows = []
+  embedder = recipe.extractor(model, "conv3")
+  features = None
+
+  def our_features():
+    nonlocal features
+    features = mfv_lib._batched(embedder, images).reshape(n, -1)  # pylint: disable=protected-access
+
+  rows.append(("features", timed(our_features),
+               timed(lambda: embedder(tf.constant(images)).numpy())))
+  dims = min(50, n, features.shape[1])
+  reduced = decomposition.PCA(dims, random_state=0).fit_transform(features)
+  rows.append(("PCA", None,
+               timed(lambda: decomposition.PCA(dims, random_state=0).fit_transform(features))))
+  started = time.perf_counter()
+  embedding = mfv_lib.embed(features, seed=0)
+  ours_embed = time.perf_counter() - started
+  direct_tsne = timed(lambda: manifold.TSNE(2, perplexity=30.0, random_state=0,
+                                            init="pca").fit_transform(reduced))
+  rows.append(("PCA+t-SNE", ours_embed, rows[1][2] + direct_tsne))
+  cluster.KMeans(4, n_init=1, random_state=0).fit(embedding)  # warm-up: thread pools
+  rows.append(("k-means", timed(lambda: mfv_lib.cluster(embedding, 4, seed=0)),
+               timed(lambda: cluster.KMeans(4, n_init=10, random_state=0).fit(embedding))))
+  labels4, _ = mfv_lib.cluster(embedding, 4, seed=0)
+  means = np.stack([images[i].mean(0) for i in mfv_lib.nearest_members(embedding, labels4, 4, 15)])
+  rows.append(("AM (3 phases)", timed(lambda: mfv_lib._facets(  # pylint: disable=protected-access
+      model, "logits", 3, means, steps=256, learning_rate=0.02, seed=0,
+      value_range=(0.0, 1.0), centre_bias=True, display_shape=None, am_options={})),
+               None))
+  whole = timed(lambda: tb_featviz.multifaceted(model, images, layer="logits", unit=3,
+                                                embedding_layer="conv3", k=4))
+  print(f"  {'stage':14s} {'ours s':>8s} {'direct s':>9s} {'ratio':>6s}")
+  for name, ours, direct in rows:
+    ratio = f"{ours / direct:5.2f}x" if ours and direct else ""
+    print(f"  {name:14s} {ours if ours else float('nan'):8.2f} "
+          f"{direct if direct else float('nan'):9.2f} {ratio:>6s}")
+  print(f"  whole multifaceted() call: {whole:.2f} s (AM compiled already)")
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--reps", type=int, default=5)
+  args = parser.parse_args()
+  images, labels = digits_lib.digits()
+  model = digits_lib.trained_cnn(images, labels, epochs=5)
+  print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, "
+        f"load {os.getloadavg()[0]:.1f}")
+  bench_inversion(model, images[:64], args.reps)
+  extra = np.roll(images[:2000 - len(images)], 1, axis=2)
+  bench_mfv(model, np.concatenate([images, extra]), np.concatenate([labels, labels[:len(extra)]]))
+
+
+if __name__ == "__main__":
+  main()
