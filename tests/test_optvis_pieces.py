@@ -193,21 +193,21 @@ def test_unit_objective_channel_mean_and_neuron_centre():
   np.testing.assert_array_equal(picked.numpy(), [2.0, 4.0, 11.0])
 
 
-def test_redirected_relu_is_relu_forward_and_wakes_silent_images_backward():
-  x = tf.constant([[-2.0, -1.0, -0.5, -3.0],   # silent everywhere
-                   [-2.0, 0.5, -0.5, 1.0]])    # fires at two places
-  dy = tf.constant([[-1.0, 2.0, -1.0, 0.0],
-                    [-1.0, 2.0, -1.0, 3.0]])
+def test_woken_objective_is_the_relu_value_and_wakes_silent_units():
+  pre = tf.constant([[[-2.0, 5.0], [-1.0, 5.0], [-0.5, 5.0], [-3.0, 5.0]],   # unit 0 silent
+                     [[-2.0, 0.0], [0.5, 0.0], [-0.5, 0.0], [1.0, 0.0]]])  # unit 0 fires
+  units = tf.constant([0, 0])
   with tf.GradientTape() as tape:
-    tape.watch(x)
-    y = features_lib.redirected_relu(x)
-    loss = tf.reduce_sum(y * dy)
-  np.testing.assert_array_equal(y.numpy(), tf.nn.relu(x).numpy())
-  grad = tape.gradient(loss, x).numpy()
-  # Silent image: the pushes that raise x (dy < 0 for a minimized loss) go through.
-  np.testing.assert_array_equal(grad[0], [-1.0, 0.0, -1.0, 0.0])
-  # An image that fires gets the ordinary relu gradient.
-  np.testing.assert_array_equal(grad[1], [0.0, 2.0, 0.0, 3.0])
+    tape.watch(pre)
+    value = features_lib.woken_unit_objective(pre, units)
+    total = tf.reduce_sum(value)
+  np.testing.assert_allclose(value.numpy(), [0.0, 1.5 / 4])
+  grad = tape.gradient(total, pre).numpy()
+  # Silent image: every position of its unit is pushed up, as by the raw value.
+  np.testing.assert_allclose(grad[0, :, 0], [0.25] * 4)
+  # An image that fires gets the ordinary relu gradient; other units get none.
+  np.testing.assert_allclose(grad[1, :, 0], [0.0, 0.25, 0.0, 0.25])
+  assert not grad[:, :, 1].any()
 
 
 # --- the compiled loop --------------------------------------------------------

@@ -73,7 +73,10 @@ def _renderer(extractor, pieces, objective, optimizer, jit_compile, update_regio
               keep_class):
   def unit_value(images, units):
     features = extractor(images)
-    value = features_lib.unit_objective(features, units, objective)
+    if extractor.relu_deferred:
+      value = features_lib.woken_unit_objective(features, units, objective)
+    else:
+      value = features_lib.unit_objective(features, units, objective)
     if keep_class:
       value += CLASS_WEIGHT * features_lib.unit_objective(
           tf.nn.log_softmax(features), units, objective)

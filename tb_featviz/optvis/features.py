@@ -156,28 +156,28 @@ def _is_relu(layer):
   return activation is not None and _activation_name(activation) == "relu"
 
 
-@tf.custom_gradient
-def redirected_relu(x):
-  """relu, with lucid's redirected gradient for images whose units are all off.
+def woken_unit_objective(pre_activation, units, objective=CHANNEL):
+  """`unit_objective` of relu(pre_activation), able to wake silent units.
 
-  The forward pass is relu. Backwards, an image for which the ordinary relu
-  gradient is zero everywhere (the unit being maximized is silent at every
-  position, as it may be on the nearly uniform starting image) gets the
-  incoming gradient wherever it asks the pre-activation to rise, so the unit
-  can wake up; once it fires anywhere, the ordinary gradient is used again.
-  (lucid/optvis/overrides/redirected_relu_grad.py)
+  The value is that of the relu'd unit. For an image whose unit is silent at
+  every position (as it may be on the nearly uniform starting image) the relu
+  gradient is zero; there the gradient is that of the pre-activation instead,
+  so the unit can wake up - lucid's redirected ReLU
+  (lucid/optvis/overrides/redirected_relu_grad.py), written as a forward
+  surrogate so that the graph keeps its standard, fusable relu.
+
+  Args:
+    pre_activation: float32 (n, ..., C), the layer's output before its relu.
+    units: int32 (n,).
+    objective: "channel" or "neuron".
+
+  Returns:
+    float32 (n,).
   """
-  y = tf.nn.relu(x)
-
-  def grad(dy):
-    relu_grad = tf.where(x > 0, dy, tf.zeros_like(dy))
-    rising = tf.where(x > 0, dy, tf.minimum(dy, tf.zeros_like(dy)))  # dy < 0: x up
-    n = tf.shape(dy)[0]
-    silent = tf.reduce_all(tf.equal(tf.reshape(relu_grad, (n, -1)), 0), axis=1)
-    silent = tf.reshape(silent, tf.concat([[n], tf.ones([tf.rank(dy) - 1], tf.int32)], 0))
-    return tf.where(silent, rising, relu_grad)
-
-  return y, grad
+  value = unit_objective(tf.nn.relu(pre_activation), units, objective)
+  raw = unit_objective(pre_activation, units, objective)
+  silent = tf.equal(value, 0.0)  # a mean of relus is 0 only if all are off
+  return value + tf.where(silent, raw - tf.stop_gradient(raw), tf.zeros_like(raw))
 
 
 def _check_graph(model):
@@ -231,6 +231,7 @@ class FeatureExtractor:
     target = self.layer
     self._unsquash = None
     self._relu = target if _is_relu(target) else None
+    self.relu_deferred = False  # True while tracing with redirect_relu
     # Whether the layer is read before a softmax (its outputs are logits).
     self.before_softmax = is_squashing(target) and _activation_name(
         target.activation) in ("softmax", "log_softmax")
@@ -276,29 +277,31 @@ class FeatureExtractor:
       self._unsquash.activation = saved
 
   @contextlib.contextmanager
-  def _redirected_relu(self):
+  def _deferred_relu(self):
     if self._relu is None:
       yield
       return
     saved = self._relu.activation
-    self._relu.activation = redirected_relu
+    self._relu.activation = keras.activations.linear
+    self.relu_deferred = True
     try:
       yield
     finally:
       self._relu.activation = saved
+      self.relu_deferred = False
 
   @contextlib.contextmanager
   def tracing(self, redirect_relu=False):
     """A context to enter around any call that may trace `__call__`.
 
     Args:
-      redirect_relu: if the layer ends in a relu, trace it with
-        `redirected_relu`, so that maximizing a unit silent on the starting
-        image still has a gradient (used by activation maximization).
+      redirect_relu: if the layer ends in a relu, trace it without, with
+        `relu_deferred` set, so that the objective can apply the relu itself
+        (see `woken_unit_objective`; used by activation maximization).
     """
     with self._linear_activation():
       if redirect_relu:
-        with self._redirected_relu():
+        with self._deferred_relu():
           yield
       else:
         yield
