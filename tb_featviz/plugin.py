@@ -204,10 +204,9 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     return records
 
   def _steps_impl(self, ctx, experiment, run, tag):
-    rtf = provider.RunTagFilter(runs=[run], tags=[tag])
     listing = self._data_provider.list_blob_sequences(
         ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME,
-        run_tag_filter=rtf)
+        run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]))
     time_series = listing.get(run, {}).get(tag)
     data = None
     if time_series is not None:
@@ -215,9 +214,7 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     if data is None:
       raise errors.NotFoundError(
           f"No featviz visualization for run {run!r}, tag {tag!r}")
-    blobs = self._data_provider.read_blob_sequences(
-        ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME,
-        downsample=DOWNSAMPLE, run_tag_filter=rtf).get(run, {}).get(tag, [])
+    blobs = self._blob_series(ctx, experiment, run, tag) or []
     records = self._records_by_step(
         ctx, experiment, run, data.companion_tag or metadata.record_tag(tag))
     kind = metadata.KIND_NAMES.get(data.kind, "unknown")
@@ -229,13 +226,17 @@ class FeatVizPlugin(base_plugin.TBPlugin):
           ctx, experiment, run, metadata.originals_tag(tag))
     return result
 
-  def _latest_keys(self, ctx, experiment, run, tag):
-    """The blob keys of the last step of blob sequence `tag` ([] if none)."""
+  def _blob_series(self, ctx, experiment, run, tag):
+    """Every step of blob sequence `tag` of `run`, or None if there is none."""
     data = self._data_provider.read_blob_sequences(
         ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME,
         downsample=DOWNSAMPLE,
         run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]))
-    series = data.get(run, {}).get(tag)
+    return data.get(run, {}).get(tag)
+
+  def _latest_keys(self, ctx, experiment, run, tag):
+    """The blob keys of the last step of blob sequence `tag` ([] if none)."""
+    series = self._blob_series(ctx, experiment, run, tag)
     if not series:
       return []
     return [ref.blob_key for ref in max(series, key=lambda d: d.step).values]
