@@ -36,6 +36,51 @@ def get_json(url):
   return json.loads(body)
 
 
+def featviz_enabled(listing):
+  """Whether a /data/plugins_listing answer shows featviz active (it has data)."""
+  return bool(listing.get("featviz", {}).get("enabled"))
+
+
+@contextlib.contextmanager
+def launched(command, base, *, log, read_log, ready=featviz_enabled, cwd=None):
+  """Runs a TensorBoard `command` until the block ends.
+
+  Waits until `ready(plugins listing)` holds (or the timeout passes, which
+  fails with TensorBoard's own output), then yields; stops the process after.
+
+  Args:
+    command: the argv that starts TensorBoard.
+    base: its base URL (with any path prefix).
+    log: the file its output goes to.
+    read_log: returns that output so far, for the error message.
+    ready: a predicate on the parsed /data/plugins_listing answer.
+    cwd: the working directory of the process.
+  """
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                             env=env, cwd=cwd)
+  try:
+    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+    while True:
+      if process.poll() is not None or time.monotonic() > deadline:
+        raise RuntimeError(f"TensorBoard did not start: {read_log()[-3000:]}")
+      try:
+        status, _, body = get(base + "/data/plugins_listing", timeout=2)
+        if status == 200 and ready(json.loads(body)):
+          break
+      except (OSError, ValueError):
+        pass
+      time.sleep(0.5)
+    yield
+  finally:
+    process.terminate()
+    try:
+      process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+      process.kill()
+      process.wait()
+
+
 @contextlib.contextmanager
 def running(logdir, *flags, path_prefix=""):
   """Runs `tensorboard --logdir logdir` and yields its base URL.
@@ -54,28 +99,12 @@ def running(logdir, *flags, path_prefix=""):
              "--port", str(port), "--reload_interval", "1", *flags]
   if path_prefix:
     command += ["--path_prefix", path_prefix]
-  log = tempfile.TemporaryFile("w+")  # neither in the logdir nor the repo
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
   base = f"http://127.0.0.1:{port}{path_prefix}"
-  try:
-    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-    while True:
-      if process.poll() is not None or time.monotonic() > deadline:
-        log.seek(0)
-        raise RuntimeError(f"TensorBoard did not start: {log.read()[-3000:]}")
-      try:
-        status, _, body = get(base + "/data/plugins_listing", timeout=2)
-        if status == 200 and json.loads(body).get("featviz", {}).get("enabled"):
-          break
-      except (OSError, ValueError):
-        pass
-      time.sleep(0.5)
-    yield base
-  finally:
-    process.terminate()
-    try:
-      process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-      process.kill()
-    log.close()
+  with tempfile.TemporaryFile("w+") as log:  # neither in the logdir nor the repo
+
+    def read_log():
+      log.seek(0)
+      return log.read()
+
+    with launched(command, base, log=log, read_log=read_log):
+      yield base

@@ -26,7 +26,6 @@ import random
 import re
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import threading
@@ -59,7 +58,6 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECRET = b"TOP-SECRET-MARKER"
 LOADERS = ["default", "--load_fast=false"]
 _WAIT_SECONDS = 60
-_START_TIMEOUT_SECONDS = 90
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(plugin.__file__)))
 # What no response may contain unless the request itself did.
 _LEAKS = [b"Traceback", b'File "', REPO.encode(), sys.prefix.encode(),
@@ -122,33 +120,15 @@ def serve(logdir, *flags, frontend_dir=None):
     command = [sys.executable, "-c", _LAUNCHER, str(frontend_dir), *args]
   fd, log_path = tempfile.mkstemp(prefix="featviz-tb-", suffix=".log")
   os.close(fd)
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-  with open(log_path, "ab") as log:  # appended to, read through another handle
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                               env=env, cwd=REPO)
   server = Server(f"http://127.0.0.1:{port}", port, log_path)
   try:
-    deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-    while True:
-      if process.poll() is not None or time.monotonic() > deadline:
-        raise RuntimeError(f"TensorBoard did not start: {server.log()[-3000:]}")
-      try:
-        status, _, body = tensorboard_server.get(
-            server.base + "/data/plugins_listing", timeout=2)
-        # The plugin is loaded (it is only "enabled" once there is data).
-        if status == 200 and "featviz" in json.loads(body):
-          break
-      except (OSError, ValueError):
-        pass
-      time.sleep(0.5)
-    yield server
+    with open(log_path, "ab") as log:  # appended to, read through another handle
+      # The plugin is loaded (it is only "enabled" once there is data).
+      with tensorboard_server.launched(
+          command, server.base, log=log, read_log=server.log, cwd=REPO,
+          ready=lambda listing: "featviz" in listing):
+        yield server
   finally:
-    process.terminate()
-    try:
-      process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-      process.kill()
-      process.wait()
     os.unlink(log_path)
 
 
