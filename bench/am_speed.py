@@ -26,24 +26,18 @@ Results also go to bench/_results/am_speed.json (git-ignored).
 
 import argparse
 import inspect
-import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import _common  # first: puts the repository on sys.path
 
-BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-REPO_ROOT = os.path.dirname(BENCH_DIR)
-RESULTS_DIR = os.path.join(BENCH_DIR, "_results")
 # `make bench` installs tf-keras-vis here rather than into the venv: its wheel
 # ships a top-level `tests` package that would shadow this repository's
 # `tests` in the venv. Appended, so the repository always comes first.
-TFKV_SITE = os.path.join(RESULTS_DIR, "site")
-sys.path.insert(0, REPO_ROOT)
+TFKV_SITE = os.path.join(_common.RESULTS_DIR, "site")
 if os.path.isdir(TFKV_SITE):
   sys.path.append(TFKV_SITE)
 
@@ -59,7 +53,6 @@ from tests import digits as digits_lib  # noqa: E402
 LAYER = "conv3"
 TARGETS = {"plain": 1.15, "default": 1.3}  # at most this times the floor
 TFKV_TARGET = 8.0  # ours at least this many times faster than tf-keras-vis
-_BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-8  # the engine's Adam
 
 
 def _parse_args():
@@ -78,82 +71,9 @@ def _parse_args():
   parser.add_argument("--no-tfkv", action="store_true", help="skip tf-keras-vis")
   parser.add_argument("--breakdown", action="store_true",
                       help="also time the default call piece by piece")
-  parser.add_argument("--json", default=os.path.join(RESULTS_DIR, "am_speed.json"))
+  parser.add_argument("--json",
+                      default=os.path.join(_common.RESULTS_DIR, "am_speed.json"))
   return parser.parse_args()
-
-
-def _cpu_model():
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-      for line in f:
-        if line.startswith("model name"):
-          return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return platform.processor() or "unknown"
-
-
-def machine():
-  """What the numbers were measured on."""
-  try:
-    usable = len(os.sched_getaffinity(0))
-  except AttributeError:
-    usable = os.cpu_count()
-  return {
-      "cpu_count": os.cpu_count(),
-      "usable_cpus": usable,
-      "cpu": _cpu_model(),
-      "gpus": len(tf.config.list_physical_devices("GPU")),
-      "python": platform.python_version(),
-      "tensorflow": tf.__version__,
-      "keras": keras.__version__,
-      "numpy": np.__version__,
-      "load_average_start": list(os.getloadavg()),
-  }
-
-
-# ----------------------------------------------------------------------------
-# The floor: the least a compiled loop can do for this work.
-
-
-def make_floor(model, steps, learning_rate, jit_compile):
-  """A bare loop: forward, backward, Adam on the pixels, clip; nothing else.
-
-  The update and the clip into [0, 1] are the engine's, so that `plain`
-  should end on the same images: what it costs above this is overhead.
-  """
-  truncated = keras.Model(model.inputs, model.get_layer(LAYER).output)
-
-  @tf.function(jit_compile=jit_compile)
-  def loop(start, units):
-    def body(step, images, m, v):
-      with tf.GradientTape() as tape:
-        tape.watch(images)
-        features = truncated(images, training=False)
-        means = tf.reduce_mean(features, axis=[1, 2])  # (n, channels)
-        value = tf.gather(means, units, axis=1, batch_dims=1)
-        loss = -tf.reduce_sum(value)
-      grads = tape.gradient(loss, images)
-      m = _BETA_1 * m + (1 - _BETA_1) * grads
-      v = _BETA_2 * v + (1 - _BETA_2) * tf.square(grads)
-      t = tf.cast(step + 1, tf.float32)
-      m_hat = m / (1 - tf.pow(_BETA_1, t))
-      v_hat = v / (1 - tf.pow(_BETA_2, t))
-      images = images - learning_rate * m_hat / (tf.sqrt(v_hat) + _EPSILON)
-      return step + 1, tf.clip_by_value(images, 0.0, 1.0), m, v
-
-    zeros = tf.zeros_like(start)
-    _, images, _, _ = tf.while_loop(lambda step, *_: step < steps, body,
-                                    (tf.constant(0), start, zeros, zeros))
-    return images
-
-  return loop
-
-
-def starting_images(n, shape, seed=0):
-  """The start of tb_featviz's pixel parameterization: 0.5 + 0.1 N(0, 1)."""
-  noise = tf.random.stateless_normal((n, *shape), seed=[seed, 0])
-  return tf.clip_by_value(0.5 + 0.1 * noise, 0.0, 1.0)
 
 
 def channel_means(model, images, units):
@@ -300,12 +220,8 @@ def run_cases(cases):
 def main():
   args = _parse_args()
   tf.get_logger().setLevel("ERROR")  # retracing notes: each case traces once
-  info = machine()
-  print(f"Machine: {info['cpu_count']} CPUs ({info['usable_cpus']} usable), "
-        f"{info['cpu']}, {info['gpus']} GPU(s)")
-  print(f"Python {info['python']}, TensorFlow {info['tensorflow']}, "
-        f"Keras {info['keras']}; load average at start "
-        f"{info['load_average_start'][0]:.1f}")
+  info = _common.machine()
+  _common.print_machine(info)
 
   started = time.perf_counter()
   images, labels = digits_lib.digits()
@@ -318,11 +234,12 @@ def main():
 
   n, steps, lr = args.units, args.steps, args.learning_rate
   units = tf.range(n, dtype=tf.int32)
-  start = starting_images(n, model.inputs[0].shape[1:])
+  start = _common.starting_images(n, model.inputs[0].shape[1:])
+  truncated = keras.Model(model.inputs, model.get_layer(LAYER).output)
 
   def floor_fn(jit):
-    loop = make_floor(model, steps, lr, jit)
-    return lambda: loop(start, units).numpy()
+    loop = _common.make_floor(_common.channel_objective(truncated), lr, jit)
+    return lambda: loop(start, units, steps)[0].numpy()
 
   def ours(jit=False, **options):
     def run():
@@ -392,17 +309,13 @@ def main():
   rows = []
   header = (f"{'case':<26s} {'reps':>4s} {'median s':>9s} {'x floor':>8s} "
             f"{'cpu s':>7s} {'x floor':>8s} {'target':>7s}  {'mean act':>8s}")
-  print()
-  print(header)
-  print("-" * len(header))
+  _common.print_header(header)
   for case in cases:
     floor = floors.get(case.group)
     ratio = case.median_wall / floor.median_wall if floor else math.nan
     cpu_ratio = case.median_cpu / floor.median_cpu if floor else math.nan
     target = f"<={case.target:g}x" if case.target else ""
-    verdict = ""
-    if case.target:
-      verdict = " ok" if ratio <= case.target else " ABOVE"
+    verdict = _common.verdict(ratio, case.target)
     print(f"{case.name:<26s} {len(case.wall):>4d} {case.median_wall:>9.3f} "
           f"{ratio:>7.2f}x {case.median_cpu:>7.2f} {cpu_ratio:>7.2f}x "
           f"{target:>7s}{verdict:<6s} {values[case.name]:>8.3f}")
@@ -455,22 +368,15 @@ def main():
     summary["tfkv"] = tfkv_why
   print(f"xplique: {xplique}")
   summary["xplique"] = xplique
-  load = info["load_average_end"][0]
-  if max(info["load_average_start"][0], load) > info["usable_cpus"]:
-    print(f"Note: the load average ({info['load_average_start'][0]:.1f} at start, "
-          f"{load:.1f} at end) exceeded the {info['usable_cpus']} usable CPUs: "
-          "other processes shared the cores, so absolute times are inflated; "
-          "ratios from round-robin rounds hold up better, CPU-time ratios best.")
+  _common.print_load_note(info)
 
-  os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-  with open(args.json, "w", encoding="utf-8") as f:
-    json.dump({"machine": info,
-               "work": {"layer": LAYER, "units": n, "steps": steps,
-                        "batch": n, "objective": "channel mean",
-                        "learning_rate": lr, "training_epochs": args.epochs},
-               "rows": rows, "summary": summary,
-               "plain_vs_floor_max_image_diff": plain_gap}, f, indent=2)
-  print(f"Wrote {os.path.relpath(args.json, REPO_ROOT)}")
+  _common.write_json(args.json, {
+      "machine": info,
+      "work": {"layer": LAYER, "units": n, "steps": steps, "batch": n,
+               "objective": "channel mean", "learning_rate": lr,
+               "training_epochs": args.epochs},
+      "rows": rows, "summary": summary,
+      "plain_vs_floor_max_image_diff": plain_gap})
 
 
 if __name__ == "__main__":

@@ -15,12 +15,10 @@ stage's library call made directly on the same data, and the whole call.
 import argparse
 import os
 import statistics
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
+import _common  # noqa: E402  (puts the repository on sys.path)
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -32,8 +30,6 @@ from tb_featviz.optvis import mfv as mfv_lib  # noqa: E402
 from tb_featviz.optvis import recipe  # noqa: E402
 from tests import digits as digits_lib  # noqa: E402
 
-_BETA_1, _BETA_2, _EPSILON = 0.9, 0.999, 1e-8
-
 
 def timed(function):
   started = time.perf_counter()
@@ -41,37 +37,20 @@ def timed(function):
   return time.perf_counter() - started
 
 
-def inversion_floor(extractor, steps, learning_rate=0.05):
-  """The bare loop of the same inversion work."""
-
-  @tf.function
-  def loop(start, target):
-    def body(step, images, m, v):
-      with tf.GradientTape() as tape:
-        tape.watch(images)
-        loss = tf.reduce_sum(inversion_lib.normalized_feature_error(
-            extractor(images), target))
-      grads = tape.gradient(loss, images)
-      m = _BETA_1 * m + (1 - _BETA_1) * grads
-      v = _BETA_2 * v + (1 - _BETA_2) * tf.square(grads)
-      t = tf.cast(step + 1, tf.float32)
-      update = m / (1 - _BETA_1**t) / (tf.sqrt(v / (1 - _BETA_2**t)) + _EPSILON)
-      return step + 1, tf.clip_by_value(images - learning_rate * update, 0, 1), m, v
-
-    zeros = tf.zeros_like(start)
-    return tf.while_loop(lambda step, *_: step < steps, body,
-                         (tf.constant(0), start, zeros, zeros))[1]
-
-  return loop
+def inversion_floor(extractor, learning_rate=0.05):
+  """The bare loop of the same inversion work (see _common.make_floor)."""
+  return _common.make_floor(
+      lambda images, target: -inversion_lib.normalized_feature_error(
+          extractor(images), target), learning_rate)
 
 
 def bench_inversion(model, images, reps, steps=256):
   extractor = recipe.extractor(model, "conv2")
   target = extractor(images)
   start = tf.clip_by_value(0.5 + 0.1 * tf.random.stateless_normal(images.shape, [0, 1]), 0, 1)
-  floor = inversion_floor(extractor, steps)
+  floor = inversion_floor(extractor)
   cases = {
-      "floor": lambda: floor(start, target).numpy(),
+      "floor": lambda: floor(start, target, steps)[0].numpy(),
       "invert": lambda: tb_featviz.invert(model, "conv2", images, steps=steps),
   }
   for case in cases.values():
