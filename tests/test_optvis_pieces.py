@@ -22,28 +22,54 @@ def _random_images(shape, seed=0, low=0.0, high=1.0):
 # --- transforms ---------------------------------------------------------------
 
 
-def test_resample_with_identity_matrices_returns_the_input_exactly():
+def test_resample_with_the_identity_matrix_returns_the_input_exactly():
   images = _random_images((3, 7, 9, 2))
-  out = transforms_lib.resample(tf.constant(images), tf.eye(3, batch_shape=[3]))
+  out = transforms_lib.resample(tf.constant(images), tf.eye(3))
   np.testing.assert_array_equal(out.numpy(), images)
 
 
-def test_jitter_by_an_integer_shift_is_a_roll_in_the_interior():
+@pytest.mark.parametrize("seed", [2, 5, 11])
+def test_jitter_by_an_integer_shift_is_a_roll_in_the_interior(seed):
   images = _random_images((6, 12, 12, 1), seed=1)
-  jitter = transforms_lib.Jitter(3)
-  matrices = jitter.matrices(6, 12, 12, tf.constant([4, 2])).numpy()
-  shifts = matrices[:, :2, 2]
+  matrix = transforms_lib.Jitter(3).matrix(12, 12, tf.constant([4, seed])).numpy()
+  dx, dy = matrix[:2, 2].astype(int)
   # Jitter only translates, by whole pixels.
-  np.testing.assert_array_equal(matrices[:, :2, :2], np.broadcast_to(np.eye(2), (6, 2, 2)))
-  np.testing.assert_array_equal(shifts, np.round(shifts))
-  assert np.all(np.abs(shifts) <= 3)
-  assert np.any(shifts != 0), "six draws and not one moved: the test would prove nothing"
-  out = transforms_lib.resample(tf.constant(images), tf.constant(matrices)).numpy()
-  for image, moved, (dx, dy) in zip(images, out, shifts.astype(int)):
-    # Output pixel (x, y) reads input (x + dx, y + dy); borders are reflected.
-    rolled = np.roll(image, (-dy, -dx), axis=(0, 1))
-    interior = (slice(max(0, -dy), 12 - max(0, dy)), slice(max(0, -dx), 12 - max(0, dx)))
-    np.testing.assert_allclose(moved[interior], rolled[interior], atol=1e-6)
+  np.testing.assert_array_equal(matrix[:2, :2], np.eye(2))
+  np.testing.assert_array_equal(matrix[:2, 2], np.round(matrix[:2, 2]))
+  assert abs(dx) <= 3 and abs(dy) <= 3
+  out = transforms_lib.resample(tf.constant(images), tf.constant(matrix)).numpy()
+  # Output pixel (x, y) reads input (x + dx, y + dy); borders are reflected.
+  rolled = np.roll(images, (-dy, -dx), axis=(1, 2))
+  interior = (slice(None), slice(max(0, -dy), 12 - max(0, dy)),
+              slice(max(0, -dx), 12 - max(0, dx)))
+  np.testing.assert_allclose(out[interior], rolled[interior], atol=1e-6)
+
+
+def test_jitter_draws_different_shifts_for_different_seeds():
+  jitter = transforms_lib.Jitter(3)
+  shifts = {tuple(jitter.matrix(12, 12, tf.constant([4, s])).numpy()[:2, 2])
+            for s in range(8)}
+  assert len(shifts) > 1
+
+
+def test_resample_gradient_is_the_exact_adjoint_of_the_sampling():
+  # <resample(x), y> = <x, grad>: the custom gradient is the true transpose of
+  # the bilinear sampling, borders included, for a scale and rotation.
+  compose = transforms_lib.Compose([transforms_lib.Scale(0.8, 1.2),
+                                    transforms_lib.Rotate(20)])
+  seed = tf.constant([3, 9], tf.int32)
+  x = tf.constant(_random_images((2, 9, 11, 3), seed=4))
+  y = tf.constant(_random_images((2, 9, 11, 3), seed=5))
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    inner = tf.reduce_sum(compose(x, seed) * y)
+  grad = tape.gradient(inner, x)
+  np.testing.assert_allclose(tf.reduce_sum(x * grad).numpy(), inner.numpy(),
+                             rtol=1e-5)
+  # Linear in x, so the gradient alone gives the transform of any image.
+  x2 = tf.constant(_random_images((2, 9, 11, 3), seed=6))
+  np.testing.assert_allclose(tf.reduce_sum(compose(x2, seed) * y).numpy(),
+                             tf.reduce_sum(x2 * grad).numpy(), rtol=1e-5)
 
 
 def test_compose_is_deterministic_for_a_seed_and_differentiable():
