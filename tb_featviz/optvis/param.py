@@ -93,12 +93,17 @@ class FourierParam:
     return tf.constant(scale * np.sqrt(height * width), tf.float32)
 
   def initial(self, shape, seed, init_images=None):
-    """Returns starting spectra (n, C, H, W//2+1, 2) for images of `shape`."""
+    """Returns starting spectra for images of `shape` (n, H, W, C).
+
+    The spectra are float32 (n, 2, C, H, W//2+1): real parts, then imaginary
+    parts. Keeping the two apart (rather than in a last axis of 2) lets them
+    be split and joined by whole blocks, which matters at every step.
+    """
     n, height, width, channels = shape
     self._widths[(height, width // 2 + 1)] = width
     if init_images is None:
       return _INIT_STDDEV * tf.random.stateless_normal(
-          (n, channels, height, width // 2 + 1, 2), seed=seed)
+          (n, 2, channels, height, width // 2 + 1), seed=seed)
     unit = (tf.cast(init_images, tf.float32) - self.low) / (self.high - self.low)
     unit = tf.clip_by_value(unit, _EDGE, 1.0 - _EDGE)
     logits = tf.math.log(unit) - tf.math.log1p(-unit)
@@ -107,16 +112,17 @@ class FourierParam:
     spatial = tf.transpose(logits, (0, 3, 1, 2)) * _FOURIER_OUTPUT_SCALE
     spectrum = tf.signal.rfft2d(spatial) / tf.cast(self._scale(height, width),
                                                    tf.complex64)
-    return tf.stack([tf.math.real(spectrum), tf.math.imag(spectrum)], axis=-1)
+    return tf.stack([tf.math.real(spectrum), tf.math.imag(spectrum)], axis=1)
 
   def to_images(self, params):
-    height = params.shape[2]
-    width = self._widths.get((height, params.shape[3]), (params.shape[3] - 1) * 2)
-    # unstack, not params[..., i]: the strided-slice gradient is slow on CPU.
-    real, imaginary = tf.unstack(params, num=2, axis=-1)
-    spectrum = tf.complex(real, imaginary)
-    spectrum *= tf.cast(self._scale(height, width), tf.complex64)
-    spatial = tf.signal.irfft2d(spectrum, fft_length=(height, width))
+    height, spectrum_width = params.shape[3], params.shape[4]
+    width = self._widths.get((height, spectrum_width), (spectrum_width - 1) * 2)
+    # Scaled while still real (cheaper than a complex multiply), and split
+    # with unstack, not params[:, i], whose strided-slice gradient is slow.
+    real, imaginary = tf.unstack(params * self._scale(height, width), num=2,
+                                 axis=1)
+    spatial = tf.signal.irfft2d(tf.complex(real, imaginary),
+                                fft_length=(height, width))
     logits = tf.transpose(spatial, (0, 2, 3, 1)) / _FOURIER_OUTPUT_SCALE
     if logits.shape[-1] == 3:
       logits = tf.einsum("nhwc,cd->nhwd", logits, _COLOR_SQRT.T)
