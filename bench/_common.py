@@ -83,8 +83,9 @@ def print_load_note(info):
   if max(start, end) > info["usable_cpus"]:
     print(f"Note: the load average ({start:.1f} at start, {end:.1f} at end) "
           f"exceeded the {info['usable_cpus']} usable CPUs: other processes "
-          "shared the cores, so absolute times are inflated; ratios from "
-          "round-robin rounds hold up better, CPU-time ratios best.")
+          "shared the cores, so absolute times are inflated; ratios taken "
+          "within the run (in turns, where there are rounds) hold up better, "
+          "CPU-time ratios best.")
 
 
 def proc_kib(path, key):
