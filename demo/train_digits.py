@@ -25,6 +25,7 @@ from sklearn.datasets import load_digits  # noqa: E402
 import tb_featviz  # noqa: E402
 
 SIZE = 28
+BATCH_SIZE = 32
 
 
 def load_data(seed=0):
@@ -51,6 +52,47 @@ def build_model():
   return keras.Model(inputs, outputs, name="digits_cnn")
 
 
+def compiled_model(seed=0):
+  """`build_model()` with seeded weights, compiled for training with Adam(3e-3)."""
+  keras.utils.set_random_seed(seed)
+  model = build_model()
+  model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy",
+                metrics=["accuracy"])
+  return model
+
+
+def featviz_callback(run_dir, x_val, y_val, am_steps=256, **options):
+  """The demo's FeatureVizCallback, visualizing after every epoch.
+
+  Args:
+    run_dir: the run's log directory.
+    x_val, y_val: validation digits: the first 8 are inverted, and all of them
+      give the facets of classes 3 and 7.
+    am_steps: optimization steps per activation maximization.
+    **options: more FeatureVizCallback arguments (e.g. budget=0.1).
+
+  Returns:
+    A tb_featviz.FeatureVizCallback.
+  """
+  return tb_featviz.FeatureVizCallback(
+      run_dir,
+      am={"conv2": 16, "conv3": 16, "logits": "all"},
+      am_options={"steps": am_steps},
+      inversion={"images": x_val[:8], "layers": ["conv1", "conv2", "conv3", "embed"]},
+      # The 32-unit embedding folds a class together; conv3 keeps its looks.
+      mfv={"images": x_val, "labels": y_val, "layer": "logits", "units": [3, 7],
+           "embedding_layer": "conv3", "k": 3},
+      every_n_epochs=1, **options)
+
+
+def train(model, data, epochs, callbacks=(), verbose=2):
+  """Fits `model` on `load_data()`'s ((x_train, y_train), (x_val, y_val))."""
+  (x_train, y_train), validation = data
+  return model.fit(x_train, y_train, validation_data=validation, epochs=epochs,
+                   batch_size=BATCH_SIZE, callbacks=list(callbacks),
+                   verbose=verbose)
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--logdir", default="runs", help="root log directory")
@@ -59,27 +101,16 @@ def main(argv=None):
                       help="optimization steps per activation maximization")
   args = parser.parse_args(argv)
 
-  keras.utils.set_random_seed(0)
-  (x_train, y_train), (x_val, y_val) = load_data()
-  model = build_model()
-  model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy",
-                metrics=["accuracy"])
+  data = load_data()
+  _, (x_val, y_val) = data
+  model = compiled_model()
   run_dir = os.path.join(args.logdir, "digits_cnn")
   callbacks = [
       keras.callbacks.TensorBoard(run_dir),
-      tb_featviz.FeatureVizCallback(
-          run_dir,
-          am={"conv2": 16, "conv3": 16, "logits": "all"},
-          am_options={"steps": args.am_steps},
-          inversion={"images": x_val[:8], "layers": ["conv1", "conv2", "conv3", "embed"]},
-          # The 32-unit embedding folds a class together; conv3 keeps its looks.
-          mfv={"images": x_val, "labels": y_val, "layer": "logits", "units": [3, 7],
-               "embedding_layer": "conv3", "k": 3},
-          every_n_epochs=1),
+      featviz_callback(run_dir, x_val, y_val, am_steps=args.am_steps),
   ]
   started = time.time()
-  model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=args.epochs,
-            batch_size=32, callbacks=callbacks, verbose=2)
+  train(model, data, args.epochs, callbacks)
   print(f"Trained {args.epochs} epochs in {time.time() - started:.0f} s; "
         f"logs in {run_dir}")
   return 0
