@@ -21,10 +21,20 @@ def free_port():
     return sock.getsockname()[1]
 
 
-def get(url, timeout=30):
-  """(status, headers, body bytes) of a GET, without raising on 4xx/5xx."""
+def get(url, timeout=30, headers=None):
+  """(status, headers, body bytes) of a GET, without raising on 4xx/5xx.
+
+  Args:
+    url: what to fetch.
+    timeout: seconds to wait for the connection and each read.
+    headers: request headers to send, e.g. {"Accept-Encoding": "gzip"}.
+
+  Returns:
+    (status code, response headers, body bytes as sent, not decompressed).
+  """
+  request = urllib.request.Request(url, headers=headers or {})
   try:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
       return response.status, response.headers, response.read()
   except urllib.error.HTTPError as error:
     return error.code, error.headers, error.read()
@@ -46,7 +56,8 @@ def launched(command, base, *, log, read_log, ready=featviz_enabled, cwd=None):
   """Runs a TensorBoard `command` until the block ends.
 
   Waits until `ready(plugins listing)` holds (or the timeout passes, which
-  fails with TensorBoard's own output), then yields; stops the process after.
+  fails with TensorBoard's own output), then yields the process (a
+  `subprocess.Popen`); stops it after.
 
   Args:
     command: the argv that starts TensorBoard.
@@ -71,7 +82,7 @@ def launched(command, base, *, log, read_log, ready=featviz_enabled, cwd=None):
       except (OSError, ValueError):
         pass
       time.sleep(0.5)
-    yield
+    yield process
   finally:
     process.terminate()
     try:
@@ -82,8 +93,8 @@ def launched(command, base, *, log, read_log, ready=featviz_enabled, cwd=None):
 
 
 @contextlib.contextmanager
-def running(logdir, *flags, path_prefix=""):
-  """Runs `tensorboard --logdir logdir` and yields its base URL.
+def running_process(logdir, *flags, path_prefix=""):
+  """Runs `tensorboard --logdir logdir`; yields (base URL, the process).
 
   Waits until the plugin listing answers and the featviz plugin is active (or
   the timeout passes, which fails with TensorBoard's own output).
@@ -92,6 +103,9 @@ def running(logdir, *flags, path_prefix=""):
     logdir: the directory to serve.
     *flags: more command-line flags, e.g. "--load_fast=false".
     path_prefix: TensorBoard's --path_prefix, e.g. "/tb".
+
+  Yields:
+    (base URL with the path prefix, the `subprocess.Popen` of TensorBoard).
   """
   port = free_port()
   tensorboard = os.path.join(os.path.dirname(sys.executable), "tensorboard")
@@ -106,5 +120,12 @@ def running(logdir, *flags, path_prefix=""):
       log.seek(0)
       return log.read()
 
-    with launched(command, base, log=log, read_log=read_log):
-      yield base
+    with launched(command, base, log=log, read_log=read_log) as process:
+      yield base, process
+
+
+@contextlib.contextmanager
+def running(logdir, *flags, path_prefix=""):
+  """Like `running_process`, but yields only the base URL."""
+  with running_process(logdir, *flags, path_prefix=path_prefix) as (base, _):
+    yield base
