@@ -5,10 +5,14 @@ and serves it as JSON and PNG (see docs/http_api.md), plus the panel's own files
 from the `frontend` folder. Imports no TensorFlow.
 """
 
+import collections
+import gzip
+import json
 import logging
 import math
 import os
 import re
+import threading
 
 import numpy as np
 from google.protobuf import message as pb_message
@@ -27,6 +31,10 @@ logger = logging.getLogger(__name__)
 # (`--samples_per_plugin`, which FeatVizLoader sets to "all" for featviz) decides
 # how many there are; this only has to be larger.
 DOWNSAMPLE = 1_000_000
+
+# How many /steps answers (serialized and gzipped) are kept. One of 500 steps of
+# 64 units is about 0.5 MB.
+STEPS_CACHE_SIZE = 16
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MAX_KEY_LENGTH = 8192
@@ -98,7 +106,7 @@ def _step_entry(kind, data, datum, record):
     return [_finite(v) for v in values] if record else []
   entry = {
       "step": datum.step,
-      "wall_time": datum.wall_time,
+      "wall_time": _finite(datum.wall_time),
       "units": list(record.units if record and record.units else data.units),
       "activations": floats(record and record.activations),
       "seconds": _finite(record.seconds) if record else None,
@@ -113,6 +121,50 @@ def _step_entry(kind, data, datum, record):
     entry["k"] = record.k if record else 0
     entry["mean_activations"] = floats(record and record.mean_activations)
   return entry
+
+
+def _gzipped_json(value):
+  """`value` as compact JSON, gzipped as TensorBoard's `http_util` does.
+
+  Everything in `value` must already be JSON: no NaN, no bytes.
+  """
+  text = json.dumps(value, separators=(",", ":"), allow_nan=False)
+  return gzip.compress(text.encode("ascii"), compresslevel=3, mtime=0)
+
+
+class _StepsCache:
+  """The last few /steps answers, each kept while its series does not grow.
+
+  Building the answer of a long series costs far more than checking whether it
+  changed: reading every step's blob keys and records, then serializing and
+  compressing megabytes of JSON, and the allocations make Python run full
+  garbage collections of TensorBoard's large heap. An answer is stored under
+  (experiment, run, tag) with a fingerprint of its IMAGES series (last step and
+  wall time, which every new step moves), and only when it is complete (every
+  step has its record; inversion has its originals), so that a record that
+  arrives after its images is never missed.
+  """
+
+  def __init__(self, size=STEPS_CACHE_SIZE):
+    self._size = size
+    self._answers = collections.OrderedDict()
+    self._lock = threading.Lock()
+
+  def get(self, key, fingerprint):
+    """The stored body for `key` if it was stored with `fingerprint`, else None."""
+    with self._lock:
+      stored = self._answers.get(key)
+      if stored is None or stored[0] != fingerprint:
+        return None
+      self._answers.move_to_end(key)
+      return stored[1]
+
+  def put(self, key, fingerprint, body):
+    with self._lock:
+      self._answers[key] = (fingerprint, body)
+      self._answers.move_to_end(key)
+      while len(self._answers) > self._size:
+        self._answers.popitem(last=False)
 
 
 class FeatVizPlugin(base_plugin.TBPlugin):
@@ -131,6 +183,7 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     self._data_provider = context.data_provider
     self._frontend_dir = frontend_dir or default_frontend_dir()
     self._warned = set()
+    self._steps_cache = _StepsCache()
 
   def get_plugin_apps(self):
     return {
@@ -204,6 +257,7 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     return records
 
   def _steps_impl(self, ctx, experiment, run, tag):
+    """The /steps answer of `tag` of `run` as gzipped JSON (see _StepsCache)."""
     listing = self._data_provider.list_blob_sequences(
         ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME,
         run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]))
@@ -214,6 +268,25 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     if data is None:
       raise errors.NotFoundError(
           f"No featviz visualization for run {run!r}, tag {tag!r}")
+    key = (experiment, run, tag)
+    fingerprint = (time_series.max_step, time_series.max_wall_time,
+                   time_series.plugin_content)
+    body = self._steps_cache.get(key, fingerprint)
+    if body is None:
+      answer, complete = self._steps_answer(ctx, experiment, run, tag, data)
+      body = _gzipped_json(answer)
+      if complete:
+        self._steps_cache.put(key, fingerprint, body)
+    return body
+
+  def _steps_answer(self, ctx, experiment, run, tag, data):
+    """(the /steps answer of `tag`, whether every part of it was there).
+
+    Args:
+      ctx, experiment: as TensorBoard passes them to the data provider.
+      run, tag: the IMAGES series.
+      data: its FeatVizPluginData.
+    """
     blobs = self._blob_series(ctx, experiment, run, tag) or []
     records = self._records_by_step(
         ctx, experiment, run, data.companion_tag or metadata.record_tag(tag))
@@ -221,10 +294,12 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     steps = [_step_entry(kind, data, datum, records.get(datum.step))
              for datum in sorted(blobs, key=lambda d: d.step)]
     result = {"run": run, "tag": tag, "kind": kind, "steps": steps}
+    complete = all(datum.step in records for datum in blobs)
     if kind == "inversion":
       result["originals"] = self._latest_keys(
           ctx, experiment, run, metadata.originals_tag(tag))
-    return result
+      complete = complete and bool(result["originals"])
+    return result, complete
 
   def _blob_series(self, ctx, experiment, run, tag):
     """Every step of blob sequence `tag` of `run`, or None if there is none."""
@@ -297,7 +372,7 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     ctx = plugin_util.context(request.environ)
     experiment = plugin_util.experiment_id(request.environ)
     return http_util.Respond(request, self._steps_impl(ctx, experiment, run, tag),
-                             "application/json")
+                             "application/json", content_encoding="gzip")
 
   @wrappers.Request.application
   def _serve_image(self, request):

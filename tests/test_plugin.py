@@ -1,6 +1,7 @@
 """The featviz TensorBoard backend, over real event files and TensorBoard's WSGI app."""
 
 import base64
+import gzip
 import importlib.metadata
 import json
 import os
@@ -47,10 +48,15 @@ def _write_images_only(tag, layer, images, step, record=None, content=None,
   tf.summary.write(tag, summary.encode_pngs(images, (0.0, 1.0), shape),
                    step=step, metadata=meta)
   if record is not None:
-    record_meta = metadata.create_summary_metadata(
-        kind, metadata.RECORD, layer=layer, companion_tag=tag)
-    tf.summary.write(metadata.record_tag(tag), tf.constant(record), step=step,
-                     metadata=record_meta)
+    _write_record(tag, layer, record, step, kind=kind)
+
+
+def _write_record(tag, layer, record, step, kind=metadata.AM):
+  """Writes the raw RECORD of IMAGES series `tag` at `step` by hand."""
+  record_meta = metadata.create_summary_metadata(
+      kind, metadata.RECORD, layer=layer, companion_tag=tag)
+  tf.summary.write(metadata.record_tag(tag), tf.constant(record), step=step,
+                   metadata=record_meta)
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +131,9 @@ def _provider(path):
   return data_provider.MultiplexerDataProvider(multiplexer, str(path))
 
 
-def _client(path, **kwargs):
-  context = base_plugin.TBContext(logdir=str(path), data_provider=_provider(path))
+def _client(path, provider=None, **kwargs):
+  context = base_plugin.TBContext(logdir=str(path),
+                                  data_provider=provider or _provider(path))
   featviz = plugin.FeatVizLoader().load(context) if not kwargs else (
       plugin.FeatVizPlugin(context, **kwargs))
   return werkzeug_test.Client(application.TensorBoardWSGI([featviz]))
@@ -366,6 +373,70 @@ def test_record_warnings_are_logged_once(logdir, caplog):
       _json(fresh, "/steps", run="mnist", tag="featviz/am/conv1")
   records = [r for r in caplog.records if "record" in r.getMessage()]
   assert len(records) == 2  # step AM_STEPS + 1 (newer) and AM_STEPS + 2 (garbage)
+
+
+def test_steps_answer_is_gzipped_for_clients_that_accept_it(client):
+  url = "/data/plugin/featviz/steps?" + urllib.parse.urlencode(
+      {"run": "mnist", "tag": "featviz/am/conv1"})
+  response = client.get(url, headers={"Accept-Encoding": "gzip"})
+  assert response.status_code == 200
+  assert response.headers["Content-Encoding"] == "gzip"
+  assert json.loads(gzip.decompress(response.get_data())) == _json(
+      client, "/steps", run="mnist", tag="featviz/am/conv1")
+
+
+class _CountingProvider(data_provider.MultiplexerDataProvider):
+  """Counts how often the blob keys of a series are read."""
+
+  reads = 0
+
+  def read_blob_sequences(self, *args, **kwargs):
+    self.reads += 1
+    return super().read_blob_sequences(*args, **kwargs)
+
+
+def _steps_after_reload(client, provider, run="run", tag="featviz/am/conv1"):
+  """Reloads the provider's multiplexer, then returns the /steps entries."""
+  provider._multiplexer.Reload()  # pylint: disable=protected-access
+  return _json(client, "/steps", run=run, tag=tag)["steps"]
+
+
+def test_steps_answer_is_kept_until_its_series_grows(tmp_path):
+  tag = "featviz/am/conv1"
+  multiplexer = plugin_event_multiplexer.EventMultiplexer(
+      tensor_size_guidance={metadata.PLUGIN_NAME: 0})
+  multiplexer.AddRunsFromDirectory(str(tmp_path))
+  provider = _CountingProvider(multiplexer, str(tmp_path))
+  client = _client(tmp_path, provider=provider)
+  images = np.zeros((2, 4, 4, 1), np.float32)
+  writer = tf.summary.create_file_writer(str(tmp_path / "run"))
+  with writer.as_default():
+    for step in range(2):
+      summary.am("conv1", images, step=step, activations=[1.0, 2.0])
+    writer.flush()
+    multiplexer.AddRunsFromDirectory(str(tmp_path))
+    first = _steps_after_reload(client, provider)
+    assert [s["step"] for s in first] == [0, 1] and provider.reads == 1
+    assert _steps_after_reload(client, provider) == first
+    assert provider.reads == 1  # the series did not change: the kept answer
+    # A new step is listed at once.
+    summary.am("conv1", images, step=2, activations=[3.0, 4.0])
+    writer.flush()
+    assert [s["step"] for s in _steps_after_reload(client, provider)] == [0, 1, 2]
+    assert provider.reads == 2
+    # A step whose record is not there yet is not kept: the record shows up
+    # even though the images series did not change.
+    _write_images_only(tag, "conv1", images, 3)
+    writer.flush()
+    assert _steps_after_reload(client, provider)[-1]["activations"] == []
+    _write_record(tag, "conv1", metadata.create_step_record(
+        units=[0, 1], activations=[5.0, 6.0]), 3)
+    writer.flush()
+    assert _steps_after_reload(client, provider)[-1]["activations"] == [5.0, 6.0]
+    reads = provider.reads
+    _steps_after_reload(client, provider)
+    assert provider.reads == reads  # complete again, so kept again
+  writer.close()
 
 
 @pytest.mark.parametrize("params", [{}, {"run": "mnist"}, {"tag": "featviz/am/conv1"}])
