@@ -35,7 +35,8 @@ demo: install
 
 # Speed of activation maximization against a bare compiled loop, XLA and
 # tf-keras-vis, of inversion and MFV, of AM on ResNet50 (with peak memory), and
-# the share of training time FeatureVizCallback(budget=) takes (see
+# the share of training time FeatureVizCallback(budget=) takes, and the plugin
+# on a 500-step logdir (routes, memory, the panel in chromium) (see
 # bench/README.md). tf-keras-vis is best effort, and goes into
 # bench/_results/site rather than the venv: its wheel ships a top-level `tests`
 # package that would shadow ours. Its other needs (scipy, pillow, packaging,
@@ -50,6 +51,7 @@ bench: install
 	$(PY) bench/stages_speed.py
 	$(PY) bench/large_model.py
 	$(PY) bench/budget_overhead.py
+	$(PY) bench/plugin_scale.py
 
 # Regenerates tb_featviz/plugin_data_pb2.py with protoc 31.1 (grpcio-tools
 # 1.75.0), the oldest protobuf runtime that tb-featviz allows.
