@@ -125,7 +125,8 @@ def run_child(args):
 
   Writes <args.out>/result.json (wall and CPU seconds, the first call's
   seconds, resident memory before and at the end, mean final objective, a
-  checksum of the weights) and <args.out>/images.npy.
+  checksum of the weights) and <args.out>/images.npz (the final images and
+  each one's objective).
   """
   tf.get_logger().setLevel("ERROR")
   model = build_model()
@@ -137,7 +138,7 @@ def run_child(args):
   wall, cpu = time.perf_counter(), time.process_time()
   images, values = run(args.units, args.steps)
   wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-  np.save(os.path.join(args.out, "images.npy"), images)
+  np.savez(os.path.join(args.out, "images.npz"), images=images, values=values)
   result = {
       "wall_s": wall, "cpu_s": cpu, "first_call_s": first,
       "base_kib": base_kib,
@@ -157,7 +158,8 @@ def spawn(name, args, workdir):
   """Runs case `name` in a new process; returns its result dict and images.
 
   Returns:
-    (result, images), or ({"error": text}, None) if the process failed.
+    (result, {"images": ..., "values": ...}), or ({"error": text}, None) if
+    the process failed.
   """
   command = [sys.executable, os.path.abspath(__file__), "--child", name,
              "--out", workdir, "--steps", str(args.steps),
@@ -171,13 +173,15 @@ def spawn(name, args, workdir):
   with open(path, encoding="utf-8") as f:
     result = json.load(f)
   os.remove(path)
-  return result, np.load(os.path.join(workdir, "images.npy"))
+  with np.load(os.path.join(workdir, "images.npz")) as out:
+    return result, dict(out)
 
 
 def run_rounds(names, args):
-  """Runs every case once per round, in turn; returns {name: [results]}.
+  """Runs every case once per round, in turn.
 
-  Also keeps, per case, the images of its last run (key "images").
+  Returns:
+    ({name: [result dicts]}, {name: its last run's images and values}).
   """
   runs = {name: [] for name in names}
   images = {}
@@ -266,6 +270,37 @@ def print_table(rows, memory_gib):
                     if "error" not in r))
 
 
+def plain_vs_floor(floor, plain):
+  """Prints and returns how far plain's images are from the floor's.
+
+  A unit silent everywhere on its starting image gets no gradient in the
+  floor, whose image then stays where it started (its objective stays 0);
+  plain's redirected ReLU wakes it. The gap is given apart for those units.
+
+  Args:
+    floor, plain: {"images": (n, ...), "values": (n,)} of the two cases.
+
+  Returns:
+    A dict for the JSON summary.
+  """
+  gaps = np.abs(plain["images"] - floor["images"]).reshape(len(plain["images"]), -1)
+  gaps = gaps.max(axis=1)
+  silent = np.flatnonzero(floor["values"] == 0)
+  awake = np.setdiff1d(np.arange(len(gaps)), silent)
+  gap = float(gaps[awake].max()) if len(awake) else float("nan")
+  print(f"plain vs floor: max |image difference| = {gap:.2e} over the "
+        f"{len(awake)} units the floor moves (0 when plain runs exactly the "
+        "floor's update and gradient)")
+  if len(silent):
+    print(f"  {len(silent)} unit(s) {silent.tolist()} silent on their starting "
+          "image: the floor leaves them there (objective 0); plain's redirected "
+          f"ReLU wakes them (objective {np.round(plain['values'][silent], 3).tolist()}, "
+          f"image difference up to {gaps[silent].max():.2f})")
+  return {"plain_vs_floor_max_image_diff": gap,
+          "silent_units": silent.tolist(),
+          "silent_units_plain_values": plain["values"][silent].tolist()}
+
+
 def main():
   args = _parse_args()
   if args.child:
@@ -292,10 +327,7 @@ def main():
   print_table(rows, info["memory_gib"])
   summary = {}
   if "floor" in images and "plain" in images:
-    gap = float(np.max(np.abs(images["plain"] - images["floor"])))
-    summary["plain_vs_floor_max_image_diff"] = gap
-    print(f"plain vs floor: max |image difference| = {gap:.2e} (0 when plain "
-          "runs exactly the floor's update and gradient)")
+    summary.update(plain_vs_floor(images["floor"], images["plain"]))
   checksums = {c for r in rows for c in r.get("weights_checksums", [])}
   if len(checksums) > 1:
     print(f"WARNING: the processes built different weights ({sorted(checksums)})")
