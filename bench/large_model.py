@@ -294,8 +294,9 @@ def plain_vs_floor(floor, plain):
   if len(silent):
     print(f"  {len(silent)} unit(s) {silent.tolist()} silent on their starting "
           "image: the floor leaves them there (objective 0); plain's redirected "
-          f"ReLU wakes them (objective {np.round(plain['values'][silent], 3).tolist()}, "
-          f"image difference up to {gaps[silent].max():.2f})")
+          "ReLU wakes them (objective "
+          + ", ".join(f"{v:.3f}" for v in plain["values"][silent])
+          + f"; image difference up to {gaps[silent].max():.2f})")
   return {"plain_vs_floor_max_image_diff": gap,
           "silent_units": silent.tolist(),
           "silent_units_plain_values": plain["values"][silent].tolist()}
