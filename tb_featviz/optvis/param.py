@@ -90,7 +90,8 @@ class FourierParam:
   def _scale(self, height, width):
     freqs = _rfft2d_frequencies(height, width)
     scale = 1.0 / np.maximum(freqs, 1.0 / max(height, width))**self.decay_power
-    return tf.constant(scale * np.sqrt(height * width), tf.float32)
+    return tf.constant(scale * np.sqrt(height * width) / _FOURIER_OUTPUT_SCALE,
+                       tf.float32)
 
   def initial(self, shape, seed, init_images=None):
     """Returns starting spectra for images of `shape` (n, H, W, C).
@@ -109,7 +110,7 @@ class FourierParam:
     logits = tf.math.log(unit) - tf.math.log1p(-unit)
     if channels == 3:
       logits = tf.einsum("nhwc,cd->nhwd", logits, np.linalg.inv(_COLOR_SQRT.T))
-    spatial = tf.transpose(logits, (0, 3, 1, 2)) * _FOURIER_OUTPUT_SCALE
+    spatial = tf.transpose(logits, (0, 3, 1, 2))
     spectrum = tf.signal.rfft2d(spatial) / tf.cast(self._scale(height, width),
                                                    tf.complex64)
     return tf.stack([tf.math.real(spectrum), tf.math.imag(spectrum)], axis=1)
@@ -123,10 +124,16 @@ class FourierParam:
                                  axis=1)
     spatial = tf.signal.irfft2d(tf.complex(real, imaginary),
                                 fft_length=(height, width))
-    logits = tf.transpose(spatial, (0, 2, 3, 1)) / _FOURIER_OUTPUT_SCALE
+    if spatial.shape[1] == 1:
+      logits = tf.reshape(spatial, (-1, height, width, 1))
+    else:
+      logits = tf.transpose(spatial, (0, 2, 3, 1))
     if logits.shape[-1] == 3:
       logits = tf.einsum("nhwc,cd->nhwd", logits, _COLOR_SQRT.T)
-    return self.low + (self.high - self.low) * tf.sigmoid(logits)
+    unit = tf.sigmoid(logits)
+    if (self.low, self.high) == (0.0, 1.0):
+      return unit  # every op here runs twice (and back) at every step
+    return self.low + (self.high - self.low) * unit
 
   def project(self, params):
     return params
