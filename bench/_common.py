@@ -247,3 +247,9 @@ def write_json(path, payload):
   with open(path, "w", encoding="utf-8") as f:
     json.dump(payload, f, indent=2)
   print(f"Wrote {os.path.relpath(path, REPO_ROOT)}")
+
+
+def read_json(path):
+  """The payload `write_json` wrote to `path`."""
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)

@@ -21,6 +21,13 @@ after round, so that a burst of load on a shared machine hits all of them
 alike. Wall time is the headline; process CPU time is printed beside it
 because it moves less when other processes compete for the cores.
 
+A compiled loop's speed also depends on the process it runs in: the same case
+measured in two fresh processes can differ by 20% while its repetitions in one
+process agree within 3%. So by default the whole comparison runs in three
+fresh processes (`--processes`) and the summary gives, for each case, the
+median over processes of its ratio to that process's floor. The slow cases
+(XLA, tf-keras-vis) run in the first process only.
+
 Results also go to bench/_results/am_speed.json (git-ignored).
 """
 
@@ -29,7 +36,9 @@ import inspect
 import math
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import _common  # first: puts the repository on sys.path
@@ -71,6 +80,9 @@ def _parse_args():
   parser.add_argument("--no-tfkv", action="store_true", help="skip tf-keras-vis")
   parser.add_argument("--breakdown", action="store_true",
                       help="also time the default call piece by piece")
+  parser.add_argument("--processes", type=int, default=3,
+                      help="fresh processes that each run the whole "
+                      "comparison (1: just this one)")
   parser.add_argument("--json",
                       default=os.path.join(_common.RESULTS_DIR, "am_speed.json"))
   return parser.parse_args()
@@ -217,8 +229,65 @@ def run_cases(cases):
 # ----------------------------------------------------------------------------
 
 
+def run_processes(args):
+  """Runs the comparison in `args.processes` fresh processes; prints medians.
+
+  Returns:
+    The rows of every process, as written to their JSON files.
+  """
+  runs = []
+  with tempfile.TemporaryDirectory() as workdir:
+    for index in range(args.processes):
+      print(f"=== process {index + 1}/{args.processes}", flush=True)
+      out = os.path.join(workdir, f"{index}.json")
+      child = ["--reps", args.reps, "--slow-reps", args.slow_reps,
+               "--steps", args.steps, "--units", args.units,
+               "--epochs", args.epochs, "--learning-rate", args.learning_rate,
+               "--processes", 1, "--json", out]
+      child += [flag for flag, on in (
+          ("--breakdown", args.breakdown),
+          ("--no-xla", args.no_xla or index > 0),
+          ("--no-tfkv", args.no_tfkv or index > 0)) if on]
+      subprocess.run([sys.executable, os.path.abspath(__file__),
+                      *map(str, child)], check=True)
+      runs.append(_common.read_json(out))
+  print(f"\n=== over {len(runs)} processes: each case's ratio to the floor "
+        "of its own process")
+  header = (f"{'case':<26s} {'procs':>5s} {'x floor (median)':>16s} "
+            f"{'each process':>24s} {'cpu x floor':>11s}  target")
+  _common.print_header(header)
+  summary = []
+  for row in runs[0]["rows"]:
+    same = [r for run in runs for r in run["rows"]
+            if r["case"] == row["case"] and "ratio_to_floor" in r]
+    if not same:
+      continue
+    ratios = [r["ratio_to_floor"] for r in same]
+    ratio = statistics.median(ratios)
+    cpu = statistics.median(r["cpu_ratio_to_floor"] for r in same)
+    target = row.get("target_ratio")
+    each = " ".join(f"{r:.2f}" for r in ratios)
+    print(f"{row['case']:<26s} {len(same):>5d} {ratio:>15.2f}x {each:>24s} "
+          f"{cpu:>10.2f}x  {f'<={target:g}x' if target else ''}"
+          f"{_common.verdict(ratio, target)}")
+    summary.append({"case": row["case"], "ratios": ratios,
+                    "median_ratio": ratio, "median_cpu_ratio": cpu,
+                    "target_ratio": target})
+  print("-" * len(header))
+  speedups = [run["summary"]["tfkv_speedup_vs_default"] for run in runs
+              if "tfkv_speedup_vs_default" in run["summary"]]
+  if speedups:
+    print(f"tf-keras-vis against ours (default), process 1: {speedups[0]:.1f}x "
+          f"slower (target >= {TFKV_TARGET:g}x: "
+          f"{'ok' if speedups[0] >= TFKV_TARGET else 'BELOW target'})")
+  _common.write_json(args.json, {"processes": runs, "summary": summary})
+
+
 def main():
   args = _parse_args()
+  if args.processes > 1:
+    run_processes(args)
+    return
   tf.get_logger().setLevel("ERROR")  # retracing notes: each case traces once
   info = _common.machine()
   _common.print_machine(info)
