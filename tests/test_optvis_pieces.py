@@ -45,6 +45,32 @@ def test_jitter_by_an_integer_shift_is_a_roll_in_the_interior(seed):
   np.testing.assert_allclose(out[interior], rolled[interior], atol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(2, 1, 7, 2), (2, 6, 1, 1), (1, 1, 1, 3)])
+def test_resample_of_a_one_pixel_side_reads_only_that_row_or_column(shape):
+  images = _random_images(shape, seed=7)
+  matrix = np.array([[0.9, 0.1, 0.6], [0.2, 1.1, 0.3], [0, 0, 1]], np.float32)
+  out = transforms_lib.resample(tf.constant(images), tf.constant(matrix)).numpy()
+  _, height, width, _ = shape
+
+  def mirrored(coord, size):  # whole-sample mirroring into [0, size - 1]
+    if size == 1:
+      return 0.0
+    period = 2.0 * (size - 1)
+    return (size - 1) - abs(coord % period - (size - 1))
+
+  expected = np.empty_like(images)
+  for y in range(height):
+    for x in range(width):
+      sx = mirrored(matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2], width)
+      sy = mirrored(matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2], height)
+      x0, y0 = min(int(sx), max(width - 2, 0)), min(int(sy), max(height - 2, 0))
+      x1, y1 = min(x0 + 1, width - 1), min(y0 + 1, height - 1)
+      wx, wy = sx - x0, sy - y0
+      expected[:, y, x] = ((1 - wy) * ((1 - wx) * images[:, y0, x0] + wx * images[:, y0, x1])
+                           + wy * ((1 - wx) * images[:, y1, x0] + wx * images[:, y1, x1]))
+  np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
 def test_jitter_draws_different_shifts_for_different_seeds():
   jitter = transforms_lib.Jitter(3)
   shifts = {tuple(jitter.matrix(12, 12, tf.constant([4, s])).numpy()[:2, 2])

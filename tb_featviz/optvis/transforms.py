@@ -74,10 +74,12 @@ def _reflect(coords, sizes):
     sizes: float32 (2, 1), the width and the height.
   """
   last = sizes - 1.0
-  period = tf.maximum(2.0 * last, 1.0)
+  period = np.maximum(2.0 * last, 1.0)  # a side of 1 pixel folds onto it
   # x - p * floor(x / p): the same as FloorMod, whose float kernel is slow.
   folded = coords - period * tf.floor(coords / period)
-  return last - tf.abs(folded - last)
+  # The clip only acts on a side of 1, where the mirror image of [0, 1) would
+  # be (-1, 0]: every coordinate there is 0.
+  return tf.clip_by_value(last - tf.abs(folded - last), 0.0, last)
 
 
 def _corners(matrix, height, width):
