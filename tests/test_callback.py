@@ -8,12 +8,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorboard.backend.event_processing import event_accumulator
 
 import tb_featviz
 from tb_featviz import metadata
 from tb_featviz.optvis import am as am_lib
 from tests import digits as digits_lib
+from tests import event_files
 
 FAST_AM = {"steps": 8}
 
@@ -31,19 +31,6 @@ def _model(seed=0, learning_rate=1e-3):
   return model
 
 
-def _read(run_dir):
-  """An EventAccumulator over `run_dir` holding every step of every tag."""
-  accumulator = event_accumulator.EventAccumulator(
-      run_dir, size_guidance={event_accumulator.TENSORS: 0,
-                              event_accumulator.SCALARS: 0})
-  accumulator.Reload()
-  return accumulator
-
-
-def _steps(accumulator, tag):
-  return [event.step for event in accumulator.Tensors(tag)]
-
-
 def _record(event):
   return metadata.parse_step_record(tf.make_ndarray(event.tensor_proto).item())
 
@@ -58,12 +45,12 @@ def test_epoch_steps_line_up_with_keras_tensorboard(tmp_path):
   ]
   model.fit(x, y, epochs=3, batch_size=64, verbose=0, callbacks=callbacks)
 
-  ours = _read(str(tmp_path / "featviz"))
-  theirs = _read(str(tmp_path / "train"))
+  ours = event_files.read(tmp_path / "featviz")
+  theirs = event_files.read(tmp_path / "train")
   keras_steps = [event.step for event in theirs.Tensors("epoch_loss")]
   assert keras_steps == [0, 1, 2]
-  assert _steps(ours, "featviz/am/conv2") == keras_steps
-  assert _steps(ours, "featviz/am/logits") == keras_steps
+  assert event_files.steps(ours, "featviz/am/conv2") == keras_steps
+  assert event_files.steps(ours, "featviz/am/logits") == keras_steps
   images = ours.Tensors("featviz/am/logits")[0]
   assert tf.make_ndarray(images.tensor_proto).shape == (2,)  # one PNG per unit
   record = _record(ours.Tensors("featviz/am/logits/record")[0])
@@ -79,7 +66,7 @@ def test_every_n_epochs_also_logs_the_final_model(tmp_path):
   callback = tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv1": 2},
                                            am_options=FAST_AM, every_n_epochs=2)
   model.fit(x, y, epochs=3, batch_size=64, verbose=0, callbacks=[callback])
-  assert _steps(_read(str(tmp_path / "featviz")), "featviz/am/conv1") == [1, 2]
+  assert event_files.steps(event_files.read(tmp_path / "featviz"), "featviz/am/conv1") == [1, 2]
 
 
 def test_every_n_steps_uses_keras_batch_steps(tmp_path):
@@ -92,8 +79,8 @@ def test_every_n_steps_uses_keras_batch_steps(tmp_path):
   ]
   model.fit(x, y, epochs=2, batch_size=32, verbose=0, callbacks=callbacks)
   keras_steps = [event.step for event in
-                 _read(str(tmp_path / "train")).Tensors("batch_loss")]
-  ours = _steps(_read(str(tmp_path / "featviz")), "featviz/am/conv1")
+                 event_files.read(tmp_path / "train").Tensors("batch_loss")]
+  ours = event_files.steps(event_files.read(tmp_path / "featviz"), "featviz/am/conv1")
   assert ours == [5, 10, 12]  # every 5th batch, then the final model
   assert set(ours[:2]) <= set(keras_steps)
 
@@ -112,7 +99,7 @@ def test_training_is_unchanged_by_the_callback(tmp_path):
   for before, after in zip(plain.get_weights(), watched.get_weights()):
     np.testing.assert_array_equal(before, after)
   assert int(watched.optimizer.iterations) == int(plain.optimizer.iterations) == 12
-  assert len(_steps(_read(str(tmp_path / "featviz")), "featviz/am/conv2")) == 6
+  assert len(event_files.steps(event_files.read(tmp_path / "featviz"), "featviz/am/conv2")) == 6
 
 
 def test_same_starting_noise_at_every_interval(tmp_path):
@@ -121,7 +108,7 @@ def test_same_starting_noise_at_every_interval(tmp_path):
   callback = tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv2": 3},
                                            am_options=FAST_AM, every_n_epochs=1)
   frozen.fit(x, y, epochs=3, batch_size=64, verbose=0, callbacks=[callback])
-  events = _read(str(tmp_path / "featviz")).Tensors("featviz/am/conv2")
+  events = event_files.read(tmp_path / "featviz").Tensors("featviz/am/conv2")
   pngs = [tf.make_ndarray(event.tensor_proto).tolist() for event in events]
   assert len(pngs) == 3 and pngs[0] == pngs[1] == pngs[2]  # ...nor do the pictures
 
@@ -174,7 +161,7 @@ def test_a_failing_visualization_warns_once_and_training_goes_on(
   assert len(history.history["loss"]) == 4
   warnings = [r for r in caplog.records if "simulated out of memory" in r.getMessage()]
   assert len(warnings) == 1 and "conv1" in warnings[0].getMessage()
-  assert _steps(_read(str(tmp_path / "featviz")), "featviz/am/conv1") == [0, 3]
+  assert event_files.steps(event_files.read(tmp_path / "featviz"), "featviz/am/conv1") == [0, 3]
 
 
 def test_keyboard_interrupt_is_not_swallowed(tmp_path, monkeypatch):
@@ -201,7 +188,7 @@ def test_vector_model_needs_a_display_shape(tmp_path):
   mlp.fit(flat, labels[:128], epochs=1, verbose=0, callbacks=[
       tb_featviz.FeatureVizCallback(str(tmp_path), am={"hidden": 2},
                                     am_options=FAST_AM, display_shape=(8, 8))])
-  events = _read(str(tmp_path / "featviz")).Tensors("featviz/am/hidden")
+  events = event_files.read(tmp_path / "featviz").Tensors("featviz/am/hidden")
   png = tf.make_ndarray(events[0].tensor_proto)[0]
   assert tf.image.decode_png(png).shape == (8, 8, 1)
   assert glob.glob(os.path.join(str(tmp_path), "featviz", "events.out.tfevents.*"))
@@ -215,11 +202,11 @@ def test_inversion_logs_originals_once_and_errors_every_interval(tmp_path):
       str(tmp_path), inversion={"images": probe, "layers": ["conv1", "embed"]},
       inversion_options={"steps": 8}, every_n_epochs=1)
   model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[callback])
-  ours = _read(str(tmp_path / "featviz"))
+  ours = event_files.read(tmp_path / "featviz")
   for layer in ("conv1", "embed"):
     tag = f"featviz/inversion/{layer}"
-    assert _steps(ours, tag) == [0, 1]
-    assert _steps(ours, tag + "/originals") == [0]
+    assert event_files.steps(ours, tag) == [0, 1]
+    assert event_files.steps(ours, tag + "/originals") == [0]
     originals = tf.make_ndarray(ours.Tensors(tag + "/originals")[0].tensor_proto)
     decoded = tf.image.decode_png(originals[0]).numpy()[..., 0] / 255.0
     np.testing.assert_allclose(decoded, probe[0, ..., 0], atol=1 / 255)
@@ -263,10 +250,10 @@ def test_mfv_per_class_unit_with_projector_export(tmp_path):
       mfv_options=FAST_MFV, every_n_epochs=1)
   model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[callback])
   run_dir = str(tmp_path / "featviz")
-  ours = _read(run_dir)
+  ours = event_files.read(run_dir)
   for unit in (3, 5):
     tag = f"featviz/mfv/logits/{unit}"
-    assert _steps(ours, tag) == [0, 1]
+    assert event_files.steps(ours, tag) == [0, 1]
     blobs = tf.make_ndarray(ours.Tensors(tag)[1].tensor_proto)
     assert len(blobs) == 2 * 2 + 1  # facets, mean images, sprite
     record = _record(ours.Tensors(tag + "/record")[1])
@@ -288,7 +275,7 @@ def test_mfv_without_labels_uses_the_images_that_drive_the_unit(tmp_path):
                           "n_images": 40},
       mfv_options=FAST_MFV, every_n_epochs=1)
   model.fit(x, y, epochs=1, batch_size=64, verbose=0, callbacks=[callback])
-  record = _record(_read(str(tmp_path / "featviz")).Tensors(
+  record = _record(event_files.read(tmp_path / "featviz").Tensors(
       "featviz/mfv/conv3/1/record")[0])
   assert 2 <= len(record.labels) <= 40
 
@@ -325,6 +312,6 @@ def test_budget_postpones_intervals_and_says_so(tmp_path, caplog):
     _model().fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[callback])
   # The first interval runs (its cost is unknown); at 1e-4 of a few seconds of
   # training no other fits, not even the final one.
-  assert _steps(_read(str(tmp_path / "featviz")), "featviz/am/conv1") == [1]
+  assert event_files.steps(event_files.read(tmp_path / "featviz"), "featviz/am/conv1") == [1]
   assert callback.budget.postponed == [2, 3, 4, 5, 6]
   assert any("postponing" in r.getMessage() for r in caplog.records)

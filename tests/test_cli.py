@@ -16,12 +16,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
 
 import tb_featviz  # noqa: E402
 from tb_featviz import cli  # noqa: E402
 from tb_featviz import run_config  # noqa: E402
 from tests import digits as digits_lib  # noqa: E402
+from tests import event_files  # noqa: E402
 
 TB_FEATVIZ = os.path.join(os.path.dirname(sys.executable), "tb-featviz")
 
@@ -63,14 +63,6 @@ def _write_config(root, name, **changes):
   return str(path)
 
 
-def _steps(run_dir):
-  accumulator = event_accumulator.EventAccumulator(
-      str(run_dir), size_guidance={event_accumulator.TENSORS: 0})
-  accumulator.Reload()
-  return {tag: sorted(e.step for e in accumulator.Tensors(tag))
-          for tag in accumulator.Tags()["tensors"]}
-
-
 def test_run_logs_one_file_at_the_step_in_its_name_once(files, tmp_path, capsys):
   argv = ["run", str(files / "model-02.keras"), "--config",
           str(files / "featviz.json"), "--logdir", str(tmp_path)]
@@ -78,7 +70,7 @@ def test_run_logs_one_file_at_the_step_in_its_name_once(files, tmp_path, capsys)
   err = capsys.readouterr().err
   assert "step 1 (name) model-02.keras: am/conv2" in err  # {epoch} 2 -> step 1
   assert "mfv/logits/3" in err and "FAILED" not in err
-  steps = _steps(tmp_path / "featviz")
+  steps = event_files.steps_by_tag(tmp_path / "featviz")
   for tag in ("featviz/am/conv2", "featviz/am/conv2/record",
               "featviz/inversion/conv1", "featviz/inversion/conv1/originals",
               "featviz/inversion_error/conv1", "featviz/mfv/logits/3",
@@ -95,7 +87,7 @@ def test_run_logs_one_file_at_the_step_in_its_name_once(files, tmp_path, capsys)
              "--logdir", str(tmp_path)]
   assert cli.main(weights) == 0
   assert "step 7 (--step) w.weights.h5: am/conv2" in capsys.readouterr().err
-  steps = _steps(tmp_path / "featviz")
+  steps = event_files.steps_by_tag(tmp_path / "featviz")
   assert steps["featviz/am/conv2"] == [1, 7]
   assert steps["featviz/mfv/logits/3"] == steps["featviz/inversion/conv1"] == [1]
 

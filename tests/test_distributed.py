@@ -143,11 +143,11 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
 
 import tb_featviz  # noqa: E402
 from tb_featviz import metadata  # noqa: E402
 from tests import digits as digits_lib  # noqa: E402
+from tests import event_files  # noqa: E402
 
 
 def _free_ports(n):
@@ -221,17 +221,6 @@ def _event_counts(run_dir):
   return counts
 
 
-def _read(run_dir):
-  accumulator = event_accumulator.EventAccumulator(
-      str(run_dir), size_guidance={event_accumulator.TENSORS: 0})
-  accumulator.Reload()
-  return accumulator
-
-
-def _steps(accumulator, tag):
-  return [event.step for event in accumulator.Tensors(tag)]
-
-
 def test_mirrored_strategy_logs_each_summary_once(jobs):
   job, log_dir = jobs["mirrored"]
   result = job.result()
@@ -245,11 +234,11 @@ def test_mirrored_strategy_logs_each_summary_once(jobs):
   # 4 batches per epoch, 2 epochs, every_n_steps=3: after batches 3 and 6,
   # then the final model (8), at keras.callbacks.TensorBoard's steps.
   keras_steps = [event.step for event in
-                 _read(log_dir / "train").Tensors("batch_loss")]
+                 event_files.read(log_dir / "train").Tensors("batch_loss")]
   assert keras_steps == list(range(1, 9))
-  accumulator = _read(run_dir)
+  accumulator = event_files.read(run_dir)
   for tag in ("featviz/am/conv2", "featviz/am/logits", "featviz/inversion/conv1"):
-    assert _steps(accumulator, tag) == [3, 6, 8], tag
+    assert event_files.steps(accumulator, tag) == [3, 6, 8], tag
   record = metadata.parse_step_record(tf.make_ndarray(
       accumulator.Tensors("featviz/am/logits/record")[-1].tensor_proto).item())
   assert np.all(np.isfinite(record.activations))
@@ -270,9 +259,9 @@ def test_multi_worker_only_the_chief_computes_and_writes(jobs):
   assert len(glob.glob(os.path.join(run_dir, "events.out.tfevents.*"))) == 1
   counts = _event_counts(run_dir)
   assert set(counts.values()) == {1}, counts
-  accumulator = _read(run_dir)
-  assert _steps(accumulator, "featviz/am/conv2") == [0, 1]
-  assert _steps(accumulator, "featviz/inversion/conv1") == [0, 1]
+  accumulator = event_files.read(run_dir)
+  assert event_files.steps(accumulator, "featviz/am/conv2") == [0, 1]
+  assert event_files.steps(accumulator, "featviz/inversion/conv1") == [0, 1]
 
 
 def _x_y(n=192):
@@ -305,8 +294,8 @@ def test_steps_per_execution_with_tf_data_logs_at_batch_counts_on_keras_steps(
       tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv1": 2},
                                     am_options={"steps": 4},
                                     every_n_steps=every_n_steps)])
-  keras_steps = [event.step for event in _read(tmp_path / "train").Tensors("batch_loss")]
-  ours = _steps(_read(tmp_path / "featviz"), "featviz/am/conv1")
+  keras_steps = [event.step for event in event_files.read(tmp_path / "train").Tensors("batch_loss")]
+  ours = event_files.steps(event_files.read(tmp_path / "featviz"), "featviz/am/conv1")
   assert ours == expected
   assert set(ours) <= set(keras_steps)  # the Scalars tab has the same steps
   # ... and those executions are the first to reach each multiple of n batches.
@@ -333,10 +322,10 @@ def test_mixed_precision_results_are_finite(tmp_path):
   finally:
     keras.mixed_precision.set_global_policy("float32")
   assert keras.mixed_precision.global_policy().name == "float32"
-  accumulator = _read(tmp_path / "featviz")
+  accumulator = event_files.read(tmp_path / "featviz")
   for tag in ("featviz/am/conv2", "featviz/am/logits", "featviz/inversion/embed",
               "featviz/mfv/logits/4"):
-    assert _steps(accumulator, tag) == [0], tag
+    assert event_files.steps(accumulator, tag) == [0], tag
     for event in accumulator.Tensors(tag + "/record"):
       record = metadata.parse_step_record(tf.make_ndarray(event.tensor_proto).item())
       for field in ("activations", "errors", "embedding"):

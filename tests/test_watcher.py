@@ -21,7 +21,6 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
-from tensorboard.backend.event_processing import event_accumulator  # noqa: E402
 from tensorboard.backend.event_processing import event_file_loader  # noqa: E402
 from tensorboard.compat.proto import event_pb2  # noqa: E402
 
@@ -31,6 +30,7 @@ from tb_featviz import summary  # noqa: E402
 from tb_featviz import watch_state  # noqa: E402
 from tb_featviz import watcher  # noqa: E402
 from tests import digits as digits_lib  # noqa: E402
+from tests import event_files  # noqa: E402
 
 TB_FEATVIZ = os.path.join(os.path.dirname(sys.executable), "tb-featviz")
 WAIT_SECONDS = 150  # only an upper bound for a loaded machine; nothing is timed
@@ -261,14 +261,6 @@ def _events(run_dir):
   return found
 
 
-def _steps_by_tag(run_dir):
-  accumulator = event_accumulator.EventAccumulator(
-      str(run_dir), size_guidance={event_accumulator.TENSORS: 0})
-  accumulator.Reload()
-  return {tag: sorted(e.step for e in accumulator.Tensors(tag))
-          for tag in accumulator.Tags()["tensors"]}
-
-
 def test_watch_once_fills_in_the_steps_the_callback_did_not_log(trained):
   run_dir = trained / "mixed" / "featviz"
   done = subprocess.run(_command(trained, trained / "ckpt", trained / "mixed", "--once"),
@@ -283,7 +275,7 @@ def test_watch_once_fills_in_the_steps_the_callback_did_not_log(trained):
 
   # Every step exactly once, whoever logged it; and the same steps as Keras's
   # TensorBoard callback uses for the epochs.
-  steps = _steps_by_tag(run_dir)
+  steps = event_files.steps_by_tag(run_dir)
   for tag in ALL_TAGS:
     assert steps[tag] == [0, 1, 2], tag
   assert steps["featviz/inversion/conv1/originals"] == [2]  # the callback's
@@ -303,10 +295,7 @@ def test_watch_once_fills_in_the_steps_the_callback_did_not_log(trained):
 
 
 def _keras_epoch_events(run_dir):
-  accumulator = event_accumulator.EventAccumulator(
-      str(run_dir), size_guidance={event_accumulator.TENSORS: 0})
-  accumulator.Reload()
-  return accumulator.Tensors("epoch_loss")
+  return event_files.read(run_dir).Tensors("epoch_loss")
 
 
 def _wait_for_state(run_dir, steps, process):
@@ -355,7 +344,7 @@ def test_watch_killed_restarted_and_interrupted_logs_each_step_once(trained):
   assert err.strip().splitlines()[-1].startswith("tb-featviz: interrupted")
   assert "step 0 (name) w-01.weights.h5: already logged" in err
   assert "step 1 (name) w-02.weights.h5: am/conv2" in err
-  steps = _steps_by_tag(run_dir)
+  steps = event_files.steps_by_tag(run_dir)
   for tag in ALL_TAGS:
     assert steps[tag] == [0, 1, 2], tag
   assert steps["featviz/inversion/conv1/originals"] == [0]
