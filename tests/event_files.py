@@ -13,7 +13,9 @@ def read(run_dir):
 
 
 def steps(accumulator, tag):
-  """The steps of `tag`'s tensor events, in the order they were read."""
+  """The steps of `tag`'s tensor events, in the order they were read ([] if none)."""
+  if tag not in accumulator.Tags()["tensors"]:
+    return []
   return [event.step for event in accumulator.Tensors(tag)]
 
 

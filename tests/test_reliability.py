@@ -18,7 +18,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorboard.backend.event_processing import event_accumulator
 
 import tb_featviz
 from tb_featviz import checked_writer
@@ -28,6 +27,7 @@ from tb_featviz.optvis import engine
 from tb_featviz.optvis import features as features_lib
 from tb_featviz.optvis import recipe
 from tests import digits as digits_lib
+from tests import event_files
 
 FAST_AM = {"steps": 6}
 FAST_INVERSION = {"steps": 6}
@@ -46,20 +46,6 @@ def _model(seed=0, optimizer=None):
   model.compile(optimizer or keras.optimizers.Adam(1e-3),
                 "sparse_categorical_crossentropy")
   return model
-
-
-def _read(run_dir):
-  accumulator = event_accumulator.EventAccumulator(
-      str(run_dir), size_guidance={event_accumulator.TENSORS: 0,
-                                   event_accumulator.SCALARS: 0})
-  accumulator.Reload()
-  return accumulator
-
-
-def _steps(accumulator, tag):
-  if tag not in accumulator.Tags()["tensors"]:
-    return []
-  return [event.step for event in accumulator.Tensors(tag)]
 
 
 def _record(event):
@@ -123,11 +109,11 @@ def test_inf_weights_skip_the_interval_warn_once_per_item_and_training_recovers(
         _at_epoch_end({1: poison, 2: restore}), callback])
 
   assert len(history.history["loss"]) == 4  # training was never interrupted
-  ours = _read(tmp_path / "featviz")
+  ours = event_files.read(tmp_path / "featviz")
   for tag in ("featviz/am/conv2", "featviz/am/logits", "featviz/inversion/conv1",
               "featviz/mfv/logits/3"):
-    assert _steps(ours, tag) == [0, 2, 3], tag  # nothing at all for step 1
-    assert _steps(ours, tag + "/record") == [0, 2, 3], tag
+    assert event_files.steps(ours, tag) == [0, 2, 3], tag  # nothing at all for step 1
+    assert event_files.steps(ours, tag + "/record") == [0, 2, 3], tag
   for event in ours.Tensors("featviz/am/logits/record"):
     assert np.all(np.isfinite(_record(event).activations))
   for kind, layer in (("am", "conv2"), ("am", "logits"), ("inversion", "conv1"),
@@ -179,7 +165,7 @@ def test_an_error_inside_the_optimization_warns_once_and_later_intervals_retry(
   assert ("am of layer 'conv1' at step 1 failed (InvalidArgumentError" in found[0]
           and "nothing was logged for step 1" in found[0]
           and "later intervals will try again" in found[0])
-  assert _steps(_read(tmp_path / "featviz"), "featviz/am/conv1") == [0, 3]
+  assert event_files.steps(event_files.read(tmp_path / "featviz"), "featviz/am/conv1") == [0, 3]
 
 
 def test_out_of_memory_suggests_a_smaller_batch_size(tmp_path, monkeypatch, caplog):
@@ -210,9 +196,9 @@ def test_out_of_memory_suggests_a_smaller_batch_size(tmp_path, monkeypatch, capl
   assert "am_options={'batch_size': 2} (now 4)" in am_warning
   [inversion_warning] = _warnings(caplog, "inversion of layer 'conv2'")
   assert "inversion_options={'batch_size': 32} (now 64)" in inversion_warning
-  ours = _read(tmp_path / "featviz")
-  assert _steps(ours, "featviz/am/conv1") == [1, 2]
-  assert _steps(ours, "featviz/inversion/conv2") == [1, 2]
+  ours = event_files.read(tmp_path / "featviz")
+  assert event_files.steps(ours, "featviz/am/conv1") == [1, 2]
+  assert event_files.steps(ours, "featviz/inversion/conv2") == [1, 2]
 
 
 @pytest.fixture
@@ -263,9 +249,9 @@ def test_a_full_disk_is_warned_about_once_training_goes_on_and_later_steps_are_w
   assert not tf.summary.scalar("no_default_writer_left", 1.0, step=0)
   # Step 0 was written; the disk was full for steps 1 and 2; step 3 is written
   # to a new events file after room was made, and TensorBoard reads it.
-  ours = _read(tiny_disk / "featviz")
-  assert _steps(ours, "featviz/am/conv1") == [0, 3]
-  assert _steps(ours, "featviz/am/conv1/record") == [0, 3]
+  ours = event_files.read(tiny_disk / "featviz")
+  assert event_files.steps(ours, "featviz/am/conv1") == [0, 3]
+  assert event_files.steps(ours, "featviz/am/conv1/record") == [0, 3]
   found = _warnings(caplog, "tb_featviz: logging step 1 to")
   assert len(found) == 1, found
   # Small records: TensorFlow's flush reports ENOSPC itself here (see the next
@@ -312,7 +298,7 @@ def test_events_that_silently_miss_the_disk_are_noticed(tiny_disk):
     tf.summary.write("blob", blob, step=99)
   writer.flush(min_records=1)
   writer.close()
-  steps = _steps(_read(run_dir), "blob")
+  steps = event_files.steps(event_files.read(run_dir), "blob")
   assert steps == written + [99] and len(written) >= 2
 
 
@@ -338,7 +324,7 @@ def test_a_disk_error_when_writing_is_warned_about_once_and_retried(
   # The patch raises before flushing, so the events of steps 1 and 2 still
   # reach their files when the writer is closed; what counts is that each
   # failure starts a new events file and that step 3 is written.
-  assert 3 in _steps(_read(tmp_path / "featviz"), "featviz/am/conv1")
+  assert 3 in event_files.steps(event_files.read(tmp_path / "featviz"), "featviz/am/conv1")
   assert len(glob.glob(str(tmp_path / "featviz" / "events.out.tfevents.*"))) == 3
 
 
@@ -506,10 +492,10 @@ def test_a_multi_output_model_is_visualized(tmp_path):
            "embedding_layer": "gap"}, mfv_options=FAST_MFV)
   model.fit(x, [y, (y % 2).astype(np.float32)], epochs=2, batch_size=64, verbose=0,
             callbacks=[callback])
-  ours = _read(tmp_path / "featviz")
+  ours = event_files.read(tmp_path / "featviz")
   for tag in ("featviz/am/conv1", "featviz/am/digit", "featviz/am/odd",
               "featviz/inversion/gap", "featviz/mfv/digit/3"):
-    assert _steps(ours, tag) == [0, 1], tag
+    assert event_files.steps(ours, tag) == [0, 1], tag
   odd = _record(ours.Tensors("featviz/am/odd/record")[1])
   assert list(odd.units) == [0]
   # A sigmoid unit is maximized before the sigmoid: its logit may exceed 1.
@@ -528,10 +514,10 @@ def test_layers_of_a_nested_model_are_addressed_as_outer_slash_inner(tmp_path):
       mfv={"images": x, "labels": y, "layer": "base/probs", "units": [3], "k": 2,
            "embedding_layer": "base/gap"}, mfv_options=FAST_MFV)
   model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[callback])
-  ours = _read(tmp_path / "featviz")
+  ours = event_files.read(tmp_path / "featviz")
   for tag in ("featviz/am/base/conv1", "featviz/am/base/probs", "featviz/am/base",
               "featviz/inversion/base/conv2", "featviz/mfv/base/probs/3"):
-    assert _steps(ours, tag) == [0, 1], tag
+    assert event_files.steps(ours, tag) == [0, 1], tag
   meta = metadata.parse_plugin_metadata(
       ours.summary_metadata["featviz/am/base/conv1"].plugin_data.content)
   assert meta.layer == "base/conv1"
