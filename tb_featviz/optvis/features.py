@@ -180,6 +180,24 @@ def woken_unit_objective(pre_activation, units, objective=CHANNEL):
   return value + tf.where(silent, raw - tf.stop_gradient(raw), tf.zeros_like(raw))
 
 
+@contextlib.contextmanager
+def _activation_removed(layer):
+  """Makes `layer` (if not None) linear until the block ends.
+
+  The activation is read when the graph is traced, so swapping it for the
+  duration of a call changes what is traced without copying any weights.
+  """
+  if layer is None:
+    yield
+    return
+  saved = layer.activation
+  layer.activation = keras.activations.linear
+  try:
+    yield
+  finally:
+    layer.activation = saved
+
+
 def _check_graph(model):
   try:
     inputs = model.inputs
@@ -262,33 +280,20 @@ class FeatureExtractor:
       self._renderers[key] = build()
     return self._renderers[key]
 
-  @contextlib.contextmanager
   def _linear_activation(self):
-    # The activation is read when the graph is traced, so swapping it for the
-    # duration of a call yields the logits without copying any weights.
-    if self._unsquash is None:
-      yield
-      return
-    saved = self._unsquash.activation
-    self._unsquash.activation = keras.activations.linear
-    try:
-      yield
-    finally:
-      self._unsquash.activation = saved
+    return _activation_removed(self._unsquash)
 
   @contextlib.contextmanager
   def _deferred_relu(self):
     if self._relu is None:
       yield
       return
-    saved = self._relu.activation
-    self._relu.activation = keras.activations.linear
-    self.relu_deferred = True
-    try:
-      yield
-    finally:
-      self._relu.activation = saved
-      self.relu_deferred = False
+    with _activation_removed(self._relu):
+      self.relu_deferred = True
+      try:
+        yield
+      finally:
+        self.relu_deferred = False
 
   @contextlib.contextmanager
   def tracing(self, redirect_relu=False):
