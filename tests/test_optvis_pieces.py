@@ -208,6 +208,19 @@ def test_fourier_initial_inverts_to_images(shape):
   np.testing.assert_allclose(back, images, atol=1e-3)
 
 
+@pytest.mark.parametrize("height, width", [(28, 28), (5, 7), (1, 1), (1, 6),
+                                           (6, 1), (3, 2), (64, 63), (65, 66)])
+def test_inverse_dft_equals_irfft2d(height, width):
+  # Up to 64 pixels a side it is two matrix products, above that irfft2d.
+  spectra = np.random.default_rng(3).normal(
+      size=(4, height, 2, width // 2 + 1)).astype(np.float32)
+  expected = tf.signal.irfft2d(tf.complex(spectra[:, :, 0], spectra[:, :, 1]),
+                               fft_length=(height, width)).numpy()
+  got = param_lib._inverse_dft(tf.constant(spectra), width).numpy()
+  assert got.shape == (4, height, width)
+  np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
 def test_pixel_param_project_clips_and_bounds_the_norm():
   pixel = param_lib.PixelParam((-1.0, 1.0), norm_bound=2.0)
   wild = tf.constant(np.random.default_rng(5).normal(0, 3, (4, 6, 6, 1)).astype(np.float32))
