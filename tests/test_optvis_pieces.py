@@ -22,14 +22,20 @@ def _random_images(shape, seed=0, low=0.0, high=1.0):
 # --- transforms ---------------------------------------------------------------
 
 
-def test_resample_with_the_identity_matrix_returns_the_input_exactly():
+INTERPOLATIONS = pytest.mark.parametrize("interpolation",
+                                         transforms_lib.INTERPOLATIONS)
+
+
+@INTERPOLATIONS
+def test_resample_with_the_identity_matrix_returns_the_input_exactly(interpolation):
   images = _random_images((3, 7, 9, 2))
-  out = transforms_lib.resample(tf.constant(images), tf.eye(3))
+  out = transforms_lib.resample(tf.constant(images), tf.eye(3), interpolation)
   np.testing.assert_array_equal(out.numpy(), images)
 
 
+@INTERPOLATIONS
 @pytest.mark.parametrize("seed", [2, 5, 11])
-def test_jitter_by_an_integer_shift_is_a_roll_in_the_interior(seed):
+def test_jitter_by_an_integer_shift_is_a_roll_in_the_interior(seed, interpolation):
   images = _random_images((6, 12, 12, 1), seed=1)
   matrix = transforms_lib.Jitter(3).matrix(12, 12, tf.constant([4, seed])).numpy()
   dx, dy = matrix[:2, 2].astype(int)
@@ -37,7 +43,8 @@ def test_jitter_by_an_integer_shift_is_a_roll_in_the_interior(seed):
   np.testing.assert_array_equal(matrix[:2, :2], np.eye(2))
   np.testing.assert_array_equal(matrix[:2, 2], np.round(matrix[:2, 2]))
   assert abs(dx) <= 3 and abs(dy) <= 3
-  out = transforms_lib.resample(tf.constant(images), tf.constant(matrix)).numpy()
+  out = transforms_lib.resample(tf.constant(images), tf.constant(matrix),
+                                interpolation).numpy()
   # Output pixel (x, y) reads input (x + dx, y + dy); borders are reflected.
   rolled = np.roll(images, (-dy, -dx), axis=(1, 2))
   interior = (slice(None), slice(max(0, -dy), 12 - max(0, dy)),
@@ -71,6 +78,38 @@ def test_resample_of_a_one_pixel_side_reads_only_that_row_or_column(shape):
   np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(2, 9, 11, 2), (2, 1, 7, 1), (1, 6, 1, 3)])
+def test_nearest_resample_reads_the_pixel_nearest_to_each_source(shape):
+  images = _random_images(shape, seed=8)
+  # No source lands near a half pixel, where float32 and float64 could round apart.
+  matrix = np.array([[0.9137, 0.1071, 0.3719], [0.1733, 1.0687, 0.2913], [0, 0, 1]],
+                    np.float32)
+  out = transforms_lib.resample(tf.constant(images), tf.constant(matrix),
+                                "nearest").numpy()
+  _, height, width, _ = shape
+
+  def mirrored(coord, size):
+    if size == 1:
+      return 0
+    period = 2.0 * (size - 1)
+    return int(np.round((size - 1) - abs(coord % period - (size - 1))))
+
+  expected = np.empty_like(images)
+  for y in range(height):
+    for x in range(width):
+      sx = mirrored(matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2], width)
+      sy = mirrored(matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2], height)
+      expected[:, y, x] = images[:, sy, sx]
+  np.testing.assert_array_equal(out, expected)
+
+
+def test_an_unknown_interpolation_is_refused_with_the_choices():
+  with pytest.raises(ValueError, match="cubic.*bilinear.*nearest"):
+    transforms_lib.Compose([transforms_lib.Jitter(1)], interpolation="cubic")
+  with pytest.raises(ValueError, match="cubic.*bilinear.*nearest"):
+    transforms_lib.resample(tf.zeros((1, 4, 4, 1)), tf.eye(3), "cubic")
+
+
 def test_jitter_draws_different_shifts_for_different_seeds():
   jitter = transforms_lib.Jitter(3)
   shifts = {tuple(jitter.matrix(12, 12, tf.constant([4, s])).numpy()[:2, 2])
@@ -78,14 +117,17 @@ def test_jitter_draws_different_shifts_for_different_seeds():
   assert len(shifts) > 1
 
 
-def test_resample_gradient_is_the_exact_adjoint_of_the_sampling():
+@INTERPOLATIONS
+@pytest.mark.parametrize("channels", [1, 3])
+def test_resample_gradient_is_the_exact_adjoint_of_the_sampling(interpolation,
+                                                                channels):
   # <resample(x), y> = <x, grad>: the custom gradient is the true transpose of
-  # the bilinear sampling, borders included, for a scale and rotation.
+  # the sampling, borders included, for a scale and rotation.
   compose = transforms_lib.Compose([transforms_lib.Scale(0.8, 1.2),
-                                    transforms_lib.Rotate(20)])
+                                    transforms_lib.Rotate(20)], interpolation)
   seed = tf.constant([3, 9], tf.int32)
-  x = tf.constant(_random_images((2, 9, 11, 3), seed=4))
-  y = tf.constant(_random_images((2, 9, 11, 3), seed=5))
+  x = tf.constant(_random_images((2, 9, 11, channels), seed=4))
+  y = tf.constant(_random_images((2, 9, 11, channels), seed=5))
   with tf.GradientTape() as tape:
     tape.watch(x)
     inner = tf.reduce_sum(compose(x, seed) * y)
@@ -93,7 +135,7 @@ def test_resample_gradient_is_the_exact_adjoint_of_the_sampling():
   np.testing.assert_allclose(tf.reduce_sum(x * grad).numpy(), inner.numpy(),
                              rtol=1e-5)
   # Linear in x, so the gradient alone gives the transform of any image.
-  x2 = tf.constant(_random_images((2, 9, 11, 3), seed=6))
+  x2 = tf.constant(_random_images((2, 9, 11, channels), seed=6))
   np.testing.assert_allclose(tf.reduce_sum(compose(x2, seed) * y).numpy(),
                              tf.reduce_sum(x2 * grad).numpy(), rtol=1e-5)
 

@@ -2,10 +2,10 @@
 
 Each transform draws one random 3x3 affine matrix per step for the whole batch
 (as lucid does); `Compose` multiplies them and resamples the batch once
-(bilinear, reflected borders), so jitter, scale and rotation cost one
-resampling, not three, and blur the image once. Sampling is one gather of
-pixel rows (its gradient one segment sum), which XLA compiles and any device
-runs.
+(reflected borders), so jitter, scale and rotation cost one resampling, not
+three. Sampling is bilinear or nearest-neighbour; either way it is one gather
+of pixel rows (its gradient one segment sum), which XLA compiles and any
+device runs.
 Randomness is stateless: the same seed tensor gives the same transforms and the
 global random state is never touched.
 """
@@ -82,6 +82,31 @@ def _reflect(coords, sizes):
   return tf.clip_by_value(last - tf.abs(folded - last), 0.0, last)
 
 
+BILINEAR = "bilinear"
+NEAREST = "nearest"
+INTERPOLATIONS = (BILINEAR, NEAREST)
+
+
+def _sources(matrix, height, width):
+  """Where each output pixel reads from: float32 (2, H*W), x then y, in range.
+
+  Args:
+    matrix: float32 (3, 3), output (x, y, 1) to input coordinates.
+    height, width: ints, the image size.
+  """
+  ys, xs = np.meshgrid(np.arange(height, dtype=np.float32),
+                       np.arange(width, dtype=np.float32), indexing="ij")
+  grid = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size, np.float32)])
+  sizes = np.array([[width], [height]], np.float32)
+  return _reflect(tf.matmul(matrix[:2], grid), sizes)
+
+
+def _nearest(matrix, height, width):
+  """The flat input pixel nearest to each output pixel's source: int32 (H*W,)."""
+  coords = tf.cast(tf.round(_sources(matrix, height, width)), tf.int32)
+  return coords[1] * width + coords[0]
+
+
 def _corners(matrix, height, width):
   """Where each output pixel reads from, and with which bilinear weights.
 
@@ -93,11 +118,8 @@ def _corners(matrix, height, width):
     rows: int32 (4, H*W), the flat input pixel of each of the four corners.
     weights: float32 (4, H*W), their bilinear weights.
   """
-  ys, xs = np.meshgrid(np.arange(height, dtype=np.float32),
-                       np.arange(width, dtype=np.float32), indexing="ij")
-  grid = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size, np.float32)])
   sizes = np.array([[width], [height]], np.float32)
-  coords = _reflect(tf.matmul(matrix[:2], grid), sizes)  # (2, P)
+  coords = _sources(matrix, height, width)  # (2, P)
   # The lower corner stops one short of the edge, so the upper one (lower + 1)
   # is always inside; at the edge the weight moves entirely onto it.
   lower = tf.minimum(tf.floor(coords), np.maximum(sizes - 2.0, 0.0))
@@ -142,8 +164,53 @@ def _weighted_rows(pixels, rows, weights):
   return out, grad
 
 
-def resample(images, matrix):
-  """Bilinear resampling of a batch through one affine matrix (reflected borders).
+@tf.custom_gradient
+def _rows(pixels, rows):
+  """out[p] = pixels[rows[p]]; like tf.gather, with a segment-sum gradient.
+
+  tf.gather's own gradient is an IndexedSlices that the loop would turn into
+  a dense tensor by the same segment sum, plus a copy.
+
+  Args:
+    pixels: float32 (H*W, B).
+    rows: int32 (H*W,).
+
+  Returns:
+    float32 (H*W, B).
+  """
+
+  def grad(upstream):
+    return tf.math.unsorted_segment_sum(upstream, rows, tf.shape(pixels)[0]), None
+
+  return tf.gather(pixels, rows), grad
+
+
+@tf.custom_gradient
+def _columns(images, columns):
+  """out[:, p] = images[:, columns[p]], with a bincount gradient.
+
+  For one channel: images stay (n, H*W) and no transposes to pixel rows are
+  needed (they were a third of the nearest transform's time).
+
+  Args:
+    images: float32 (n, H*W).
+    columns: int32 (H*W,).
+
+  Returns:
+    float32 (n, H*W).
+  """
+  size = tf.shape(images)[1]
+
+  def grad(upstream):
+    at = tf.broadcast_to(columns[None], tf.shape(upstream))
+    return tf.math.bincount(at, weights=upstream, minlength=size,
+                            maxlength=size, axis=-1), None
+
+  return tf.gather(images, columns, axis=1), grad
+
+
+def resample(images, matrix, interpolation=BILINEAR):
+  """Resampling of a batch through one affine matrix (reflected borders).
 
   The batch shares the matrix, as in lucid: then the sampling positions are
   worked out once per step rather than once per image, and whole rows of
@@ -152,16 +219,31 @@ def resample(images, matrix):
   Args:
     images: float32 tensor (n, H, W, C) with static H, W, C.
     matrix: float32 tensor (3, 3) mapping output (x, y, 1) to input coords.
+    interpolation: "bilinear", or "nearest" (one read per pixel instead of
+      four; about half the time, forward and backward).
 
   Returns:
     float32 tensor (n, H, W, C).
+
+  Raises:
+    ValueError: for an unknown interpolation.
   """
+  if interpolation not in INTERPOLATIONS:
+    raise ValueError(f"Unknown interpolation {interpolation!r}; use one of "
+                     f"{INTERPOLATIONS}.")
   n = tf.shape(images)[0]
   height, width, channels = images.shape[1], images.shape[2], images.shape[3]
-  rows, weights = _corners(matrix, height, width)
+  if interpolation == NEAREST and channels == 1:
+    out = _columns(tf.reshape(images, (n, height * width)),
+                   _nearest(matrix, height, width))
+    return tf.reshape(out, (n, height, width, 1))
   pixels = tf.transpose(tf.reshape(images, (n, height * width, channels)),
                         (1, 0, 2))
-  out = _weighted_rows(tf.reshape(pixels, (height * width, -1)), rows, weights)
+  pixels = tf.reshape(pixels, (height * width, -1))
+  if interpolation == NEAREST:
+    out = _rows(pixels, _nearest(matrix, height, width))
+  else:
+    out = _weighted_rows(pixels, *_corners(matrix, height, width))
   out = tf.reshape(out, (height * width, n, channels))
   return tf.reshape(tf.transpose(out, (1, 0, 2)), (n, height, width, channels))
 
@@ -172,11 +254,16 @@ class Compose:
 
   Attributes:
     transforms: objects with `matrix(height, width, seed)` -> (3, 3).
+    interpolation: "bilinear" or "nearest", see `resample`.
   """
   transforms: tuple
+  interpolation: str = BILINEAR
 
   def __post_init__(self):
     object.__setattr__(self, "transforms", tuple(self.transforms))
+    if self.interpolation not in INTERPOLATIONS:
+      raise ValueError(f"Unknown interpolation {self.interpolation!r}; use "
+                       f"one of {INTERPOLATIONS}.")
 
   def __call__(self, images, seed):
     """Transforms `images` with randomness drawn from `seed` (int32 (2,))."""
@@ -188,14 +275,17 @@ class Compose:
       sub_seed = tf.stack([seed[0], seed[1] * 7919 + index])
       step = transform.matrix(height, width, sub_seed)
       matrix = step if matrix is None else tf.matmul(matrix, step)
-    return resample(images, matrix)
+    return resample(images, matrix, self.interpolation)
 
 
 def default_transforms(height, width):
   """Lucid-style robustness scaled to the image size.
 
   Jitter of about 1/16 of the side (8 px at 128, 2 px for a 28x28 digit),
-  scale 0.9-1.1 and rotation of up to 8 degrees.
+  scale 0.9-1.1 and rotation of up to 8 degrees, sampled nearest-neighbour:
+  lucid rotates that way too, the random sub-pixel offsets average out over
+  the steps, and it halves the transform's cost.
   """
   side = min(height, width)
-  return Compose([Jitter(max(1, round(side / 16))), Scale(0.9, 1.1), Rotate(8)])
+  return Compose([Jitter(max(1, round(side / 16))), Scale(0.9, 1.1), Rotate(8)],
+                 interpolation=NEAREST)
