@@ -285,6 +285,23 @@ def test_pixel_param_starts_inside_the_range_and_from_init():
   np.testing.assert_array_equal(pixel.initial((3, 5, 5, 1), [0, 0], init_images=init), init)
 
 
+# --- defaults -----------------------------------------------------------------
+
+
+def test_default_pieces_for_images_follow_lucid_and_smooth_only_pixels():
+  fourier = recipe.resolve((28, 28, 1))
+  assert isinstance(fourier.param, param_lib.FourierParam)
+  assert fourier.transforms.interpolation == transforms_lib.NEAREST
+  assert [type(t) for t in fourier.transforms.transforms] == [
+      transforms_lib.Jitter, transforms_lib.Scale, transforms_lib.Rotate]
+  assert fourier.regularizers == ()  # the 1/f spectrum is the smoothing
+  pixels = recipe.resolve((28, 28, 1), param="pixel")
+  assert [type(r) for r in pixels.regularizers] == [reg_lib.TotalVariation]
+  assert pixels.key != fourier.key
+  plain = recipe.resolve((28, 28, 1), preset="plain")
+  assert (plain.transforms, plain.regularizers) == (None, ())
+
+
 # --- unit objectives ----------------------------------------------------------
 
 

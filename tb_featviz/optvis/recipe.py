@@ -91,9 +91,11 @@ def resolve(input_shape, *, preset=DEFAULT, param=None, transforms=DEFAULT,
   """Chooses the parameterization, transforms and regularizers.
 
   Defaults for image inputs: Fourier parameterization (colour-decorrelated for
-  3 channels), jitter/scale/rotation sized to the image, and a light total
-  variation. For vector inputs: pixels, no transforms, light L2 decay (and
-  total variation when `display_shape` says how to see them as an image).
+  3 channels) and jitter/scale/rotation sized to the image, as in lucid; a
+  light total variation only if the pixels are optimized directly (the
+  Fourier spectrum's 1/f scale already favours smooth images). For vector
+  inputs: pixels, no transforms, light L2 decay (and total variation when
+  `display_shape` says how to see them as an image).
   `preset="plain"`: pixels, no transforms, no regularizers - the unregularized
   gradient ascent of Erhan et al. 2009.
 
@@ -140,7 +142,8 @@ def resolve(input_shape, *, preset=DEFAULT, param=None, transforms=DEFAULT,
 
   if regularizers == DEFAULT:
     regularizers = [] if plain else _default_regularizers(
-        image_input, value_range, display_shape)
+        image_input, isinstance(param_obj, param_lib.FourierParam), value_range,
+        display_shape)
     key += ("regularizers", DEFAULT, display_shape)
   else:
     regularizers = list(regularizers or [])
@@ -148,9 +151,9 @@ def resolve(input_shape, *, preset=DEFAULT, param=None, transforms=DEFAULT,
   return Pieces(param_obj, transforms, tuple(regularizers), key + (preset,))
 
 
-def _default_regularizers(image_input, value_range, display_shape):
+def _default_regularizers(image_input, fourier, value_range, display_shape):
   if image_input:
-    return [reg_lib.TotalVariation(0.5, value_range=value_range)]
+    return [] if fourier else [reg_lib.TotalVariation(0.5, value_range=value_range)]
   chosen = [reg_lib.L2(0.05, value_range=value_range)]
   if display_shape is not None and len(display_shape) >= 2:
     chosen.append(reg_lib.TotalVariation(0.5, value_range=value_range,
