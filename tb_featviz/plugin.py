@@ -23,6 +23,7 @@ from tensorboard.data import provider
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
+from tb_featviz import image_cache
 from tb_featviz import metadata
 
 logger = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     self._frontend_dir = frontend_dir or default_frontend_dir()
     self._warned = set()
     self._steps_cache = _StepsCache()
+    self._images = image_cache.StepImageCache(max_series=STEPS_CACHE_SIZE)
 
   def get_plugin_apps(self):
     return {
@@ -272,7 +274,9 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     fingerprint = (time_series.max_step, time_series.max_wall_time,
                    time_series.plugin_content)
     body = self._steps_cache.get(key, fingerprint)
-    if body is None:
+    if body is not None:
+      self._images.touch(key)
+    else:
       answer, complete = self._steps_answer(ctx, experiment, run, tag, data)
       body = _gzipped_json(answer)
       if complete:
@@ -288,6 +292,9 @@ class FeatVizPlugin(base_plugin.TBPlugin):
       data: its FeatVizPluginData.
     """
     blobs = self._blob_series(ctx, experiment, run, tag) or []
+    self._images.remember_steps(
+        (experiment, run, tag),
+        ([ref.blob_key for ref in datum.values] for datum in blobs))
     records = self._records_by_step(
         ctx, experiment, run, data.companion_tag or metadata.record_tag(tag))
     kind = metadata.KIND_NAMES.get(data.kind, "unknown")
@@ -296,8 +303,10 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     result = {"run": run, "tag": tag, "kind": kind, "steps": steps}
     complete = all(datum.step in records for datum in blobs)
     if kind == "inversion":
-      result["originals"] = self._latest_keys(
-          ctx, experiment, run, metadata.originals_tag(tag))
+      originals_tag = metadata.originals_tag(tag)
+      result["originals"] = self._latest_keys(ctx, experiment, run, originals_tag)
+      self._images.remember_steps((experiment, run, originals_tag),
+                                  [result["originals"]])
       complete = complete and bool(result["originals"])
     return result, complete
 
@@ -379,7 +388,8 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     key = _query_arg(request, "key")
     if key is None:
       raise errors.InvalidArgumentError("`key` is required")
-    png = self._read_png(plugin_util.context(request.environ), key)
+    ctx = plugin_util.context(request.environ)
+    png = self._images.read(key, lambda k: self._read_png(ctx, k))
     return http_util.Respond(request, png, "image/png")
 
   @wrappers.Request.application

@@ -1,6 +1,7 @@
 """The featviz TensorBoard backend, over real event files and TensorBoard's WSGI app."""
 
 import base64
+import collections
 import gzip
 import importlib.metadata
 import json
@@ -8,6 +9,7 @@ import os
 import struct
 import subprocess
 import sys
+import threading
 import urllib.parse
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -123,12 +125,12 @@ def logdir(tmp_path_factory):
   return root, written
 
 
-def _provider(path):
+def _provider(path, provider_class=data_provider.MultiplexerDataProvider):
   multiplexer = plugin_event_multiplexer.EventMultiplexer(
       tensor_size_guidance={metadata.PLUGIN_NAME: 0})
   multiplexer.AddRunsFromDirectory(str(path))
   multiplexer.Reload()
-  return data_provider.MultiplexerDataProvider(multiplexer, str(path))
+  return provider_class(multiplexer, str(path))
 
 
 def _client(path, provider=None, **kwargs):
@@ -386,13 +388,37 @@ def test_steps_answer_is_gzipped_for_clients_that_accept_it(client):
 
 
 class _CountingProvider(data_provider.MultiplexerDataProvider):
-  """Counts how often the blob keys of a series are read."""
+  """Counts how often the blob keys of a series, and each blob, are read."""
 
   reads = 0
+
+  def __init__(self, *args, **kwargs):
+    super().__init__(*args, **kwargs)
+    self.blob_reads = collections.Counter()
+    self._lock = threading.Lock()
 
   def read_blob_sequences(self, *args, **kwargs):
     self.reads += 1
     return super().read_blob_sequences(*args, **kwargs)
+
+  def read_blob(self, ctx, *, blob_key):
+    with self._lock:
+      self.blob_reads[blob_key] += 1
+    return super().read_blob(ctx, blob_key=blob_key)
+
+
+def test_one_image_of_a_step_brings_the_steps_other_images(logdir):
+  provider = _provider(logdir[0], _CountingProvider)
+  client = _client(logdir[0], provider=provider)
+  steps = _json(client, "/steps", run="mnist", tag="featviz/am/conv1")["steps"]
+  keys = steps[3]["images"]
+  assert _get(client, "/image", key=keys[2]).status_code == 200
+  for i, key in enumerate(keys):  # all served, with what was written
+    pixels = tf.io.decode_png(_get(client, "/image", key=key).get_data()).numpy()
+    images, _ = logdir[1]["conv1"][3]
+    np.testing.assert_array_equal(pixels, np.round(images[i] * 255).astype(np.uint8))
+  # Each image of step 3 was read from the provider once, nothing else.
+  assert provider.blob_reads == {key: 1 for key in keys}
 
 
 def _steps_after_reload(client, provider, run="run", tag="featviz/am/conv1"):
