@@ -199,12 +199,13 @@ def _columns(images, columns):
   Returns:
     float32 (n, H*W).
   """
-  size = tf.shape(images)[1]
+  size = images.shape[1]  # static: XLA needs the bin count at compile time
 
   def grad(upstream):
     at = tf.broadcast_to(columns[None], tf.shape(upstream))
-    return tf.math.bincount(at, weights=upstream, minlength=size,
-                            maxlength=size, axis=-1), None
+    # The raw op: tf.math.bincount works its size out from the data, and XLA
+    # needs the size as a constant.
+    return tf.raw_ops.DenseBincount(input=at, size=size, weights=upstream), None
 
   return tf.gather(images, columns, axis=1), grad
 
