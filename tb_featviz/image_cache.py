@@ -31,13 +31,15 @@ class StepImageCache:
   Args:
     max_bytes: the most image bytes kept; the least recently used go first.
     max_series: how many series' step groups are remembered.
-    readers: threads that read a step's other images.
+    readers: threads that read a step's next images, and how many are read
+      ahead of a request.
   """
 
   def __init__(self, max_bytes=MAX_BYTES, max_series=MAX_SERIES,
                readers=READERS):
     self._max_bytes = max_bytes
     self._max_series = max_series
+    self._readers = readers
     self._lock = threading.Lock()
     self._images = collections.OrderedDict()  # key -> bytes
     self._bytes = 0
@@ -80,8 +82,9 @@ class StepImageCache:
   def read(self, key, fetch):
     """The bytes of image `key`, from memory or from `fetch(key)`.
 
-    If `key` belongs to a remembered step, the step's other images not yet
-    in memory are read by `fetch` in the background.
+    If `key` belongs to a remembered step, the step's next images not yet
+    in memory (as many as there are readers) are read by `fetch` in the
+    background.
 
     Args:
       key: a blob key.
@@ -99,8 +102,8 @@ class StepImageCache:
       pending = self._reading.get(key)
       if pending is None:
         pending = self._start(key)
-        for other in self._group_of(key):
-          if other != key and other not in self._images and other not in self._reading:
+        for other in self._following(key):
+          if other not in self._images and other not in self._reading:
             self._pool.submit(self._read_into, self._start(other), other, fetch)
         own = True
       else:
@@ -109,11 +112,20 @@ class StepImageCache:
       self._read_into(pending, key, fetch)
     return pending.result()
 
-  def _group_of(self, key):
+  def _following(self, key):
+    """Up to `readers` keys after `key` in its step, wrapping around.
+
+    The panel asks for a step's images in order, so these are the ones it
+    asks for next; a request further on starts the next stretch. Reading
+    less than the whole step keeps a lone request (a step picked and left)
+    from queueing reads that nobody waits for in front of the next one.
+    """
     for groups in reversed(self._groups.values()):
       keys = groups.get(key)
       if keys is not None:
-        return keys
+        at = keys.index(key)
+        return [keys[(at + i) % len(keys)]
+                for i in range(1, min(self._readers, len(keys) - 1) + 1)]
     return ()
 
   def _start(self, key):

@@ -130,3 +130,13 @@ def test_only_the_last_series_are_remembered():
   assert fetch.calls == {"first/0": 1, "third/0": 1, "third/1": 1}
   cache.read("first/1", fetch)  # not brought with first/0
   assert fetch.calls["first/1"] == 1
+
+
+def test_only_as_many_images_as_readers_are_read_ahead_in_order():
+  cache, fetch = _cache(readers=2), Fetcher()
+  keys = [f"s/{i}" for i in range(5)]
+  cache.remember_steps("series", [keys])
+  cache.read("s/3", fetch)  # brings s/4 and, wrapping around, s/0
+  cache.read("s/4", fetch)
+  cache.read("s/0", fetch)
+  assert fetch.calls == {"s/3": 1, "s/4": 1, "s/0": 1}
