@@ -103,6 +103,27 @@ def test_nearest_resample_reads_the_pixel_nearest_to_each_source(shape):
   np.testing.assert_array_equal(out, expected)
 
 
+def test_one_channel_nearest_gives_the_same_on_both_paths():
+  # CPUs take columns of (n, H*W) with a bincount gradient; GPUs take pixel
+  # rows with a segment sum (deterministic there). Same values, same gradient.
+  x = tf.constant(_random_images((3, 9, 11, 1), seed=9))
+  y = tf.constant(_random_images((3, 99), seed=10))
+  # A zoom in: some input pixels are read twice, so gradients add up.
+  matrix = tf.constant([[0.8, 0.1, 0.9], [-0.1, 0.8, 0.7], [0, 0, 1]])
+  index = transforms_lib._nearest(matrix, 9, 11)
+  assert len(np.unique(index.numpy())) < 99
+  flat = tf.reshape(x, (3, 99))
+  with tf.GradientTape(persistent=True) as tape:
+    tape.watch(flat)
+    by_columns = transforms_lib._columns(flat, index)
+    by_rows = tf.transpose(transforms_lib._rows(tf.transpose(flat), index))
+    columns_value = tf.reduce_sum(by_columns * y)
+    rows_value = tf.reduce_sum(by_rows * y)
+  np.testing.assert_array_equal(by_columns.numpy(), by_rows.numpy())
+  np.testing.assert_allclose(tape.gradient(columns_value, flat).numpy(),
+                             tape.gradient(rows_value, flat).numpy(), rtol=1e-6)
+
+
 def test_an_unknown_interpolation_is_refused_with_the_choices():
   with pytest.raises(ValueError, match="cubic.*bilinear.*nearest"):
     transforms_lib.Compose([transforms_lib.Jitter(1)], interpolation="cubic")

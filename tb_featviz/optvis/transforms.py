@@ -5,7 +5,7 @@ Each transform draws one random 3x3 affine matrix per step for the whole batch
 (reflected borders), so jitter, scale and rotation cost one resampling, not
 three. Sampling is bilinear or nearest-neighbour; either way it is one gather
 of pixel rows (its gradient one segment sum), which XLA compiles and any
-device runs.
+device runs (on a CPU, one channel skips the transposes to pixel rows).
 Randomness is stateless: the same seed tensor gives the same transforms and the
 global random state is never touched.
 """
@@ -234,7 +234,10 @@ def resample(images, matrix, interpolation=BILINEAR):
                      f"{INTERPOLATIONS}.")
   n = tf.shape(images)[0]
   height, width, channels = images.shape[1], images.shape[2], images.shape[3]
-  if interpolation == NEAREST and channels == 1:
+  # A GPU's bincount adds with atomics, in no fixed order; its segment sum has
+  # a deterministic kernel. So the bincount path is for CPUs only.
+  if (interpolation == NEAREST and channels == 1
+      and not tf.config.list_physical_devices("GPU")):
     out = _columns(tf.reshape(images, (n, height * width)),
                    _nearest(matrix, height, width))
     return tf.reshape(out, (n, height, width, 1))
