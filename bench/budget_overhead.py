@@ -19,6 +19,13 @@ visualizations. It is reported twice for each budget:
 Target: measured <= f + 0.02. Also printed: how many intervals ran and how
 many were postponed, and the epochs the visualizations ran at.
 
+Each case trains in a fresh process, and the cases alternate over `--rounds`
+rounds (without, 0.1, 0.25, without, ...): one after another in one process,
+later fits ran slower than earlier ones, whatever they were, and a single
+baseline moved by several seconds between runs. Each round's budget cases are
+measured against that round's baseline; the summary gives the median over
+rounds.
+
 A visualization's first call traces its compiled loops, and the first
 interval always runs (its cost is unknown before), so a short training cannot
 stay within the budget: it needs at least first cost x (1/f - 1) seconds of
@@ -33,6 +40,8 @@ Results also go to bench/_results/budget_overhead.json (git-ignored).
 import argparse
 import logging
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -58,6 +67,10 @@ def _parse_args():
                       help="comma-separated budget fractions")
   parser.add_argument("--am-steps", type=int, default=256,
                       help="steps per activation maximization (the demo's)")
+  parser.add_argument("--rounds", type=int, default=2,
+                      help="rounds of all the cases, each case in a fresh process")
+  parser.add_argument("--case", default=None,
+                      help=argparse.SUPPRESS)  # "none" or a fraction: one case
   parser.add_argument("--json",
                       default=os.path.join(_common.RESULTS_DIR, "budget_overhead.json"))
   return parser.parse_args()
@@ -177,34 +190,79 @@ def print_runs(cases, warmup_epochs):
           + " of training.")
 
 
+def run_one_case(args):
+  """The child process: runs the case `args.case` and writes it to `args.json`."""
+  logging.getLogger(budget_lib.__name__).setLevel(logging.ERROR)  # counted below
+  fraction = None if args.case == "none" else float(args.case)
+  data = train_digits.load_data()
+  with tempfile.TemporaryDirectory(prefix="budget_overhead_") as logdir:
+    case = run_case(data, fraction, args, logdir)
+  _common.write_json(args.json, case)
+
+
+def run_round(args, budgets, workdir, index):
+  """Runs every case once, each in a fresh process; returns their dicts."""
+  cases = []
+  for fraction in [None] + budgets:
+    out = os.path.join(workdir, f"{index}_{fraction}.json")
+    child = ["--case", "none" if fraction is None else repr(fraction),
+             "--epochs", args.epochs, "--warmup-epochs", args.warmup_epochs,
+             "--am-steps", args.am_steps, "--json", out]
+    subprocess.run([sys.executable, os.path.abspath(__file__), *map(str, child)],
+                   check=True, stdout=subprocess.DEVNULL)
+    cases.append(_common.read_json(out))
+    name = "without" if fraction is None else f"budget {fraction:g}"
+    print(f"  round {index + 1} {name:<12s} {cases[-1]['wall_s']:7.1f} s "
+          f"(load {os.getloadavg()[0]:.1f})", flush=True)
+  add_measured(cases)
+  return cases
+
+
+def print_summary(rounds):
+  """The median over rounds of each budget's measured and own shares."""
+  print(f"\nOver {len(rounds)} rounds (each against its own round's baseline):")
+  for position, first in enumerate(rounds[0][1:], start=1):
+    measured = [r[position]["measured_share"] for r in rounds]
+    own = [r[position]["own_share"] for r in rounds]
+    target = first["target_share"]
+    median = statistics.median(measured)
+    print(f"  budget {first['budget']:g}: measured median {median:.3f} "
+          f"({', '.join(f'{m:.3f}' for m in measured)}); own share median "
+          f"{statistics.median(own):.3f}; target <= {target:.2f}"
+          f"{_common.verdict(median, target)}")
+
+
 def main():
   args = _parse_args()
+  if args.case is not None:
+    run_one_case(args)
+    return
   budgets = [float(b) for b in args.budgets.split(",") if b]
-  logging.getLogger(budget_lib.__name__).setLevel(logging.ERROR)  # counted below
   info = _common.machine()
   _common.print_machine(info)
   data = train_digits.load_data()
   print(f"Model: the demo's digits CNN, {len(data[0][0])} training digits, "
         f"batch {train_digits.BATCH_SIZE}; {args.warmup_epochs} warm-up + "
         f"{args.epochs} timed epochs; callback: the demo's, am_steps="
-        f"{args.am_steps}, every epoch")
-  cases = []
-  with tempfile.TemporaryDirectory(prefix="budget_overhead_") as logdir:
-    for fraction in [None] + budgets:
-      cases.append(run_case(data, fraction, args, logdir))
-      name = "without" if fraction is None else f"budget {fraction:g}"
-      print(f"  {name:<12s} {cases[-1]['wall_s']:7.1f} s "
-            f"(load {os.getloadavg()[0]:.1f})", flush=True)
+        f"{args.am_steps}, every epoch; {args.rounds} rounds, each case in a "
+        "fresh process")
+  rounds = []
+  with tempfile.TemporaryDirectory(prefix="budget_overhead_") as workdir:
+    for index in range(args.rounds):
+      rounds.append(run_round(args, budgets, workdir, index))
   info["load_average_end"] = list(os.getloadavg())
-  add_measured(cases)
-  print_table(cases)
-  print_runs(cases, args.warmup_epochs)
+  for index, cases in enumerate(rounds):
+    print(f"\nRound {index + 1}:")
+    print_table(cases)
+    print_runs(cases, args.warmup_epochs)
+  print_summary(rounds)
   _common.print_load_note(info)
   _common.write_json(args.json, {
       "machine": info,
       "work": {"epochs": args.epochs, "warmup_epochs": args.warmup_epochs,
-               "am_steps": args.am_steps, "tolerance": TOLERANCE},
-      "cases": cases})
+               "am_steps": args.am_steps, "tolerance": TOLERANCE,
+               "rounds": args.rounds},
+      "rounds": rounds})
 
 
 if __name__ == "__main__":
