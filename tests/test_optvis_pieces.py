@@ -1,11 +1,15 @@
 """The small pieces of the optimization engine, one behaviour at a time."""
 
+import io
+import logging
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tb_featviz
+from tb_featviz.optvis import engine
 from tb_featviz.optvis import features as features_lib
 from tb_featviz.optvis import param as param_lib
 from tb_featviz.optvis import recipe
@@ -356,6 +360,25 @@ def test_woken_objective_is_the_relu_value_and_wakes_silent_units():
 
 
 # --- the compiled loop --------------------------------------------------------
+
+
+def test_loops_traced_once_each_are_not_reported_as_retracing():
+  # One callback interval traces a loop per layer and kind; TensorFlow must
+  # not take a dozen first tracings for "excessive retracing" of one function.
+  messages = io.StringIO()
+  handler = logging.StreamHandler(messages)
+  tf.get_logger().addHandler(handler)
+  try:
+    for _ in range(8):
+      renderer = engine.Renderer(
+          lambda images, targets: tf.reduce_mean(images, axis=[1, 2, 3]) * targets,
+          param_lib.PixelParam())
+      renderer(tf.zeros((2, 4, 4, 1)), tf.ones((2,)), steps=2,
+               learning_rate=0.1, seed=0)
+      assert renderer.trace_count == 1
+  finally:
+    tf.get_logger().removeHandler(handler)
+  assert "retracing" not in messages.getvalue()
 
 
 def _graph_ops(concrete_function):

@@ -7,6 +7,7 @@ place all of it on a GPU and the host only sees the final images.
 """
 
 import contextlib
+import functools
 
 import numpy as np
 import tensorflow as tf
@@ -79,7 +80,12 @@ class Renderer:
     # A parameterization that keeps an L2 bound needs direction-keeping steps.
     self._isotropic = getattr(param, "norm_bound", None) is not None
     self.trace_count = 0
-    self._loop = tf.function(self._run, jit_compile=bool(jit_compile))
+    # A partial, not the bound method: tf.function keeps its retracing count
+    # per function code, which every Renderer shares, so a dozen loops traced
+    # once each (one callback interval) would be reported as "excessive
+    # retracing". A partial is counted on its own.
+    self._loop = tf.function(functools.partial(Renderer._run, self),
+                             jit_compile=bool(jit_compile))
 
   def penalty(self, images):
     total = tf.zeros(tf.shape(images)[:1])
