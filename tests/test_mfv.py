@@ -168,3 +168,20 @@ def test_align_keeps_the_spread_of_a_noisy_layout():
   aligned = mfv_lib.align(noisy, reference)
   spread = lambda points: np.sqrt(((points - points.mean(0))**2).sum())  # noqa: E731
   assert spread(aligned) == pytest.approx(spread(reference), rel=1e-5)
+
+
+def test_images_go_through_the_model_in_chunks_of_bounded_bytes(monkeypatch):
+  images = np.random.default_rng(0).random((10, 4, 4, 1)).astype(np.float32)
+  sizes = []
+
+  def doubled(batch):
+    sizes.append(len(batch))
+    return batch * 2
+
+  monkeypatch.setattr(mfv_lib, "CHUNK_BYTES", 3 * 4 * 16)  # three 4x4 images
+  np.testing.assert_array_equal(mfv_lib._batched(doubled, images), images * 2)
+  assert sizes == [3, 3, 3, 1]
+  sizes.clear()
+  monkeypatch.setattr(mfv_lib, "CHUNK_BYTES", 1)  # smaller than one image
+  mfv_lib._batched(doubled, images)
+  assert sizes == [1] * 10
