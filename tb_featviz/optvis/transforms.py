@@ -87,6 +87,12 @@ NEAREST = "nearest"
 INTERPOLATIONS = (BILINEAR, NEAREST)
 
 
+def _check_interpolation(interpolation):
+  if interpolation not in INTERPOLATIONS:
+    raise ValueError(f"Unknown interpolation {interpolation!r}; use one of "
+                     f"{INTERPOLATIONS}.")
+
+
 def _sources(matrix, height, width):
   """Where each output pixel reads from: float32 (2, H*W), x then y, in range.
 
@@ -229,9 +235,7 @@ def resample(images, matrix, interpolation=BILINEAR):
   Raises:
     ValueError: for an unknown interpolation.
   """
-  if interpolation not in INTERPOLATIONS:
-    raise ValueError(f"Unknown interpolation {interpolation!r}; use one of "
-                     f"{INTERPOLATIONS}.")
+  _check_interpolation(interpolation)
   n = tf.shape(images)[0]
   height, width, channels = images.shape[1], images.shape[2], images.shape[3]
   # A GPU's bincount adds with atomics, in no fixed order; its segment sum has
@@ -265,9 +269,7 @@ class Compose:
 
   def __post_init__(self):
     object.__setattr__(self, "transforms", tuple(self.transforms))
-    if self.interpolation not in INTERPOLATIONS:
-      raise ValueError(f"Unknown interpolation {self.interpolation!r}; use "
-                       f"one of {INTERPOLATIONS}.")
+    _check_interpolation(self.interpolation)
 
   def __call__(self, images, seed):
     """Transforms `images` with randomness drawn from `seed` (int32 (2,))."""
