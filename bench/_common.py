@@ -8,6 +8,7 @@ sys.path, so that `tb_featviz`, `tests` and `demo` are this checkout's.
 import json
 import os
 import platform
+import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -253,3 +254,23 @@ def read_json(path):
   """The payload `write_json` wrote to `path`."""
   with open(path, encoding="utf-8") as f:
     return json.load(f)
+
+
+def run_fresh(script, argv, json_path, quiet=False):
+  """Runs `script` with `argv` in a fresh Python process; returns its JSON.
+
+  Args:
+    script: the bench script's path (`__file__`).
+    argv: its arguments (any values; they are passed as strings).
+    json_path: where the child writes its result with `write_json`.
+    quiet: drop the child's standard output.
+
+  Returns:
+    What the child wrote to `json_path`.
+
+  Raises:
+    subprocess.CalledProcessError: if the child failed.
+  """
+  subprocess.run([sys.executable, os.path.abspath(script), *map(str, argv)],
+                 check=True, stdout=subprocess.DEVNULL if quiet else None)
+  return read_json(json_path)

@@ -42,7 +42,6 @@ import inspect
 import math
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -254,9 +253,7 @@ def run_processes(args):
           ("--breakdown", args.breakdown),
           ("--no-xla", args.no_xla or index > 0),
           ("--no-tfkv", args.no_tfkv or index > 0)) if on]
-      subprocess.run([sys.executable, os.path.abspath(__file__),
-                      *map(str, child)], check=True)
-      runs.append(_common.read_json(out))
+      runs.append(_common.run_fresh(__file__, child, out))
   print(f"\n=== over {len(runs)} processes: each case's best process against "
         "the floor's best process, and the median of per-process ratios")
   header = (f"{'case':<26s} {'procs':>5s} {'best s':>7s} {'best x floor':>12s} "

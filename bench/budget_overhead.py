@@ -41,7 +41,6 @@ import argparse
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -208,9 +207,7 @@ def run_round(args, budgets, workdir, index):
     child = ["--case", "none" if fraction is None else repr(fraction),
              "--epochs", args.epochs, "--warmup-epochs", args.warmup_epochs,
              "--am-steps", args.am_steps, "--json", out]
-    subprocess.run([sys.executable, os.path.abspath(__file__), *map(str, child)],
-                   check=True, stdout=subprocess.DEVNULL)
-    cases.append(_common.read_json(out))
+    cases.append(_common.run_fresh(__file__, child, out, quiet=True))
     name = "without" if fraction is None else f"budget {fraction:g}"
     print(f"  round {index + 1} {name:<12s} {cases[-1]['wall_s']:7.1f} s "
           f"(load {os.getloadavg()[0]:.1f})", flush=True)

@@ -17,11 +17,9 @@ stage's library call made directly on the same data, and the whole call.
 """
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
-import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -81,13 +79,11 @@ def bench_inversion(model, images, reps, steps=256):
 def inversion_in_processes(processes, reps, steps=256):
   """Runs bench_inversion in fresh processes; prints each and the summary."""
   runs = []
-  for _ in range(processes):
-    child = subprocess.run(
-        [sys.executable, os.path.abspath(__file__), "--reps", str(reps),
-         "--inversion-only"], check=True, capture_output=True, text=True)
-    result = [line for line in child.stdout.splitlines()
-              if line.startswith("RESULT ")][-1]
-    runs.append(json.loads(result[len("RESULT "):]))
+  with tempfile.TemporaryDirectory() as workdir:
+    for index in range(processes):
+      out = os.path.join(workdir, f"{index}.json")
+      runs.append(_common.run_fresh(
+          __file__, ["--reps", reps, "--inversion-only", out], out, quiet=True))
   print(f"\nInversion: 64 digits from conv2, {steps} steps, {reps} reps, "
         f"{processes} fresh processes")
   for index, run in enumerate(runs, start=1):
@@ -149,13 +145,14 @@ def main():
   parser.add_argument("--reps", type=int, default=5)
   parser.add_argument("--processes", type=int, default=3,
                       help="fresh processes for the inversion comparison")
-  parser.add_argument("--inversion-only", action="store_true",
+  parser.add_argument("--inversion-only", metavar="JSON",
                       help=argparse.SUPPRESS)  # a child of --processes
   args = parser.parse_args()
   images, labels = digits_lib.digits()
   model = digits_lib.trained_cnn(images, labels, epochs=5)
   if args.inversion_only:
-    print("RESULT " + json.dumps(bench_inversion(model, images[:64], args.reps)))
+    _common.write_json(args.inversion_only,
+                       bench_inversion(model, images[:64], args.reps))
     return
   print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, "
         f"load {os.getloadavg()[0]:.1f}")
