@@ -156,30 +156,6 @@ def _is_relu(layer):
   return activation is not None and _activation_name(activation) == "relu"
 
 
-def woken_unit_objective(pre_activation, units, objective=CHANNEL):
-  """`unit_objective` of relu(pre_activation), able to wake silent units.
-
-  The value is that of the relu'd unit. For an image whose unit is silent at
-  every position (as it may be on the nearly uniform starting image) the relu
-  gradient is zero; there the gradient is that of the pre-activation instead,
-  so the unit can wake up - lucid's redirected ReLU
-  (lucid/optvis/overrides/redirected_relu_grad.py), written as a forward
-  surrogate so that the graph keeps its standard, fusable relu.
-
-  Args:
-    pre_activation: float32 (n, ..., C), the layer's output before its relu.
-    units: int32 (n,).
-    objective: "channel" or "neuron".
-
-  Returns:
-    float32 (n,).
-  """
-  value = unit_objective(tf.nn.relu(pre_activation), units, objective)
-  raw = unit_objective(pre_activation, units, objective)
-  silent = tf.equal(value, 0.0)  # a mean of relus is 0 only if all are off
-  return value + tf.where(silent, raw - tf.stop_gradient(raw), tf.zeros_like(raw))
-
-
 @contextlib.contextmanager
 def _activation_removed(layer):
   """Makes `layer` (if not None) linear until the block ends.
@@ -348,6 +324,21 @@ class FeatureExtractor:
     return ids
 
 
+def _unit_values(features, units, objective):
+  """Each image's own unit at the positions `objective` reads: float32 (n, P)."""
+  n = tf.shape(features)[0]
+  if features.shape.rank == 2:
+    return tf.gather(features, units, axis=1, batch_dims=1)[:, None]
+  if objective == NEURON:
+    spatial = tf.shape(features)[1:-1]
+    index = tf.concat([tf.reshape(tf.range(n), (-1, 1)),
+                       tf.tile(tf.reshape(spatial // 2, (1, -1)), [n, 1]),
+                       tf.reshape(units, (-1, 1))], axis=1)
+    return tf.gather_nd(features, index)[:, None]
+  flat = tf.reshape(features, (n, -1, features.shape[-1]))
+  return tf.gather(flat, units, axis=2, batch_dims=1)
+
+
 def unit_objective(features, units, objective=CHANNEL):
   """Per-image value of each image's own unit.
 
@@ -359,15 +350,30 @@ def unit_objective(features, units, objective=CHANNEL):
   Returns:
     float32 tensor (n,).
   """
-  n = tf.shape(features)[0]
-  if features.shape.rank == 2:
-    return tf.gather(features, units, axis=1, batch_dims=1)
-  if objective == NEURON:
-    spatial = tf.shape(features)[1:-1]
-    index = tf.concat([tf.reshape(tf.range(n), (-1, 1)),
-                       tf.tile(tf.reshape(spatial // 2, (1, -1)), [n, 1]),
-                       tf.reshape(units, (-1, 1))], axis=1)
-    return tf.gather_nd(features, index)
-  flat = tf.reshape(features, (n, -1, features.shape[-1]))
-  per_position = tf.gather(flat, units, axis=2, batch_dims=1)
-  return tf.reduce_mean(per_position, axis=1)
+  return tf.reduce_mean(_unit_values(features, units, objective), axis=1)
+
+
+def woken_unit_objective(pre_activation, units, objective=CHANNEL):
+  """`unit_objective` of relu(pre_activation), able to wake silent units.
+
+  The value is that of the relu'd unit. For an image whose unit is silent at
+  every position (as it may be on the nearly uniform starting image) the relu
+  gradient is zero; there the gradient is that of the pre-activation instead,
+  so the unit can wake up - lucid's redirected ReLU
+  (lucid/optvis/overrides/redirected_relu_grad.py), written as a forward
+  surrogate. The unit is picked out first, so the relu runs on its positions
+  only, not on the whole layer.
+
+  Args:
+    pre_activation: float32 (n, ..., C), the layer's output before its relu.
+    units: int32 (n,).
+    objective: "channel" or "neuron".
+
+  Returns:
+    float32 (n,).
+  """
+  positions = _unit_values(pre_activation, units, objective)
+  value = tf.reduce_mean(tf.nn.relu(positions), axis=1)
+  raw = tf.reduce_mean(positions, axis=1)
+  silent = tf.equal(value, 0.0)  # a mean of relus is 0 only if all are off
+  return value + tf.where(silent, raw - tf.stop_gradient(raw), tf.zeros_like(raw))
