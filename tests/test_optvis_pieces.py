@@ -239,6 +239,23 @@ def test_alpha_norm_grows_with_the_alpha_th_power(alpha):
   assert at(0.0) == 0.0
 
 
+@pytest.mark.parametrize("alpha", [1.0, 2.0, 3.0, 6.0, 7.0, 2.5])
+def test_alpha_norm_and_its_gradient_match_the_power_function(alpha):
+  # Whole exponents go by products, the others by tf.pow: both must be |x|^alpha.
+  norm = reg_lib.AlphaNorm(0.5, alpha=alpha, value_range=(0.0, 1.0))
+  images = tf.constant(_random_images((2, 5, 6, 3), seed=4))
+  with tf.GradientTape() as tape:
+    tape.watch(images)
+    value = norm(images)
+  centred = np.abs(2.0 * images.numpy() - 1.0).astype(np.float64)
+  expected = 0.5 * np.mean(centred.reshape(2, -1)**alpha, axis=1)
+  np.testing.assert_allclose(value.numpy(), expected, rtol=1e-5)
+  sign = np.sign(2.0 * images.numpy() - 1.0)
+  expected_gradient = 0.5 * alpha * centred**(alpha - 1) * sign * 2.0 / (5 * 6 * 3)
+  np.testing.assert_allclose(tape.gradient(value, images).numpy(),
+                             expected_gradient, rtol=1e-4, atol=1e-9)
+
+
 def test_blur_penalty_is_zero_for_a_constant_image():
   blur = reg_lib.Blur(1.0, sigma=1.0)
   constant = np.full((2, 12, 12, 3), 0.25, np.float32)

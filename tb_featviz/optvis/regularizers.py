@@ -42,7 +42,28 @@ class AlphaNorm:
 
   def __call__(self, images):
     return self.weight * _per_image_mean(
-        tf.pow(tf.abs(_centred(images, self.value_range)), self.alpha))
+        _abs_power(_centred(images, self.value_range), self.alpha))
+
+
+def _abs_power(values, exponent):
+  """|values|^exponent; by products for small whole exponents.
+
+  tf.pow goes through exp and log, forward and back: for alpha = 6 on 64
+  28x28 images, 0.53 ms a step against 0.10 ms for x^2 x^2 x^2, about a tenth
+  of an inversion step.
+  """
+  if exponent != int(exponent) or not 1 <= exponent <= 16:
+    return tf.pow(tf.abs(values), exponent)
+  exponent = int(exponent)
+  base = values if exponent % 2 == 0 else tf.abs(values)
+  result, power = None, base
+  while exponent:  # binary exponentiation
+    if exponent & 1:
+      result = power if result is None else result * power
+    exponent >>= 1
+    if exponent:
+      power = power * power
+  return result
 
 
 def _squared_gradient(images):
