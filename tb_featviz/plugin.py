@@ -276,6 +276,8 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     body = self._steps_cache.get(key, fingerprint)
     if body is not None:
       self._images.touch(key)
+      if data.kind == metadata.INVERSION:
+        self._images.touch((experiment, run, metadata.originals_tag(tag)))
     else:
       answer, complete = self._steps_answer(ctx, experiment, run, tag, data)
       body = _gzipped_json(answer)

@@ -465,6 +465,23 @@ def test_steps_answer_is_kept_until_its_series_grows(tmp_path):
   writer.close()
 
 
+def test_a_kept_inversion_listing_keeps_its_originals_remembered(logdir, monkeypatch):
+  # Room for three series' step groups: the inversion, its originals, one more.
+  monkeypatch.setattr(plugin, "STEPS_CACHE_SIZE", 3)
+  context = base_plugin.TBContext(logdir=str(logdir[0]),
+                                  data_provider=_provider(logdir[0]))
+  featviz = plugin.FeatVizPlugin(context)
+  client = werkzeug_test.Client(application.TensorBoardWSGI([featviz]))
+  inversion = "featviz/inversion/conv1"
+  _json(client, "/steps", run="inv", tag=inversion)
+  _json(client, "/steps", run="mnist", tag="featviz/am/conv1")
+  _json(client, "/steps", run="inv", tag=inversion)  # the kept answer
+  _json(client, "/steps", run="rgb", tag="featviz/am/conv2")  # one too many
+  remembered = {series[1:] for series in featviz._images._groups}  # pylint: disable=protected-access
+  assert remembered == {("inv", inversion), ("inv", metadata.originals_tag(inversion)),
+                        ("rgb", "featviz/am/conv2")}
+
+
 @pytest.mark.parametrize("params", [{}, {"run": "mnist"}, {"tag": "featviz/am/conv1"}])
 def test_steps_needs_run_and_tag(client, params):
   response = _get(client, "/steps", **params)
