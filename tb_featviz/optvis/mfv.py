@@ -95,8 +95,12 @@ def previous_layer(model, layer):
 
 
 def _batched(function, images):
-  """`function` over `images` in chunks of at most CHUNK_BYTES, concatenated."""
-  image_bytes = 4 * int(np.prod(images.shape[1:]))
+  """`function` over `images` in chunks of at most CHUNK_BYTES, concatenated.
+
+  Chunks are sized as float32, whatever `images` holds: the model sees them
+  as float32, and that copy is what the bound is for.
+  """
+  image_bytes = np.dtype(np.float32).itemsize * int(np.prod(images.shape[1:]))
   chunk = max(1, CHUNK_BYTES // max(1, image_bytes))
   return np.concatenate([np.asarray(function(images[i:i + chunk]))
                          for i in range(0, len(images), chunk)])
