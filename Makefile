@@ -42,7 +42,7 @@ demo: install
 # package that would shadow ours. Its other needs (scipy, pillow, packaging,
 # wrapt) come with our own dependencies.
 TFKV_SITE := bench/_results/site
-bench: install
+bench: install chromium
 	@test -d $(TFKV_SITE)/tf_keras_vis || \
 	  $(PIP) install --quiet --no-deps --target $(TFKV_SITE) \
 	    "tf-keras-vis==0.8.7" deprecated imageio || \
