@@ -82,13 +82,20 @@ def _channel_means(model, layer, images):
 
 
 def _live_units(model, layer, images, objective="channel"):
-  """Units that fire on some digit (channel mean, or centre neuron, above 0)."""
+  """Units that fire on some digit (channel mean, or centre neuron).
+
+  Firing means reaching 0.1% of the layer's strongest unit on its best digit.
+  Trained on an AVX2 EPYC, conv2 had a unit whose best digit gave a
+  channel mean of 6e-5 against 0.4-9.5 for the rest: dead in all but float
+  rounding, and no claim is made about dead units.
+  """
   out = _cut(model, layer).predict(images, verbose=0, batch_size=256)
   if objective == "neuron":
     values = out[:, out.shape[1] // 2, out.shape[2] // 2, :]
   else:
     values = out.mean(axis=tuple(range(1, out.ndim - 1)))
-  return [int(u) for u in np.flatnonzero(values.max(axis=0) > 0)]
+  best = values.max(axis=0)
+  return [int(u) for u in np.flatnonzero(best > 1e-3 * best.max())]
 
 
 def _start(model, layer, units, **options):
@@ -189,6 +196,31 @@ def test_a_unit_silent_on_the_starting_image_still_wakes_up(preset, objective):
   # (The best channel mean is 0.25, stripes; the best single neuron is 0.5.)
   assert np.all(result.activations[:2] > 0.01), result.activations
   assert result.activations[2] == 0.0  # the unit that cannot fire stays silent
+
+
+def _centre_surround_model():
+  """A relu unit that fires on a bright dot on dark, and never on flat images.
+
+  Its kernel sums to -1, so raising the image everywhere lowers every
+  position: the mean of its positions cannot show the way to firing.
+  """
+  inputs = keras.Input((12, 12, 1))
+  conv = keras.layers.Conv2D(1, 3, activation="relu", name="dot")
+  model = keras.Model(inputs, conv(inputs))
+  kernel = np.full((3, 3, 1, 1), -0.25, np.float32)
+  kernel[1, 1] = 1.0
+  conv.set_weights([kernel, np.full(1, -0.1, np.float32)])
+  return model
+
+
+@pytest.mark.parametrize("preset", ["default", "plain"])
+def test_a_silent_unit_that_needs_a_pattern_wakes_up(preset):
+  model = _centre_surround_model()
+  start = am(model, "dot", steps=0, preset=preset)
+  assert start.activations[0] == 0.0  # what makes this test
+  result = am(model, "dot", steps=64, preset=preset)
+  # A lone dot gives 0.9 at one of the 100 positions; a grid of dots more.
+  assert result.activations[0] > 0.009, result.activations
 
 
 def test_norm_bound_gives_the_scaled_weight_vector(mlp):
@@ -394,7 +426,10 @@ def test_chunks_change_nothing_a_unit_starts_from_and_each_unit_gets_its_image(
   units = _live_units(trained_cnn, "conv2", digits_data[0])[:8]
   whole_start = am(trained_cnn, "conv2", units, steps=0, batch_size=8)
   chunked_start = am(trained_cnn, "conv2", units, steps=0, batch_size=3)
-  np.testing.assert_array_equal(whole_start.images, chunked_start.images)
+  # Equal but for float rounding: the inverse DFT's matrix product is blocked
+  # by batch size, and on an AVX2 CPU that moves the odd pixel by 1 ulp.
+  np.testing.assert_allclose(whole_start.images, chunked_start.images, rtol=0,
+                             atol=1e-6)
   chunked = am(trained_cnn, "conv2", units, steps=FAST, batch_size=3)
   assert chunked.units == units
   _check_contract(chunked, 8, (28, 28, 1), (0.0, 1.0))

@@ -358,10 +358,10 @@ def woken_unit_objective(pre_activation, units, objective=CHANNEL):
 
   The value is that of the relu'd unit. For an image whose unit is silent at
   every position (as it may be on the nearly uniform starting image) the relu
-  gradient is zero; there the gradient is that of the pre-activation instead,
-  so the unit can wake up - lucid's redirected ReLU
-  (lucid/optvis/overrides/redirected_relu_grad.py), written as a forward
-  surrogate. The unit is picked out first, so the relu runs on its positions
+  gradient is zero; there the gradient is that of the pre-activation's mean
+  plus its largest position instead, so the unit can wake up: lucid's
+  redirected ReLU (lucid/optvis/overrides/redirected_relu_grad.py), written as
+  a forward surrogate. The unit is picked out first, so the relu runs on its positions
   only, not on the whole layer.
 
   Args:
@@ -374,6 +374,10 @@ def woken_unit_objective(pre_activation, units, objective=CHANNEL):
   """
   positions = _unit_values(pre_activation, units, objective)
   value = tf.reduce_mean(tf.nn.relu(positions), axis=1)
-  raw = tf.reduce_mean(positions, axis=1)
+  # The mean of the positions alone sees only the layer below averaged over
+  # the image, blind to the spatial pattern a unit needs (a centre against its
+  # surround); the position nearest to firing carries that pattern.
+  wake = tf.reduce_mean(positions, axis=1) + tf.reduce_max(positions, axis=1)
   silent = tf.equal(value, 0.0)  # a mean of relus is 0 only if all are off
-  return value + tf.where(silent, raw - tf.stop_gradient(raw), tf.zeros_like(raw))
+  return value + tf.where(silent, wake - tf.stop_gradient(wake),
+                          tf.zeros_like(wake))
