@@ -154,20 +154,29 @@ def make_floor(objective, learning_rate, jit_compile=False):
     number of steps.
   """
 
+  def update(step, images, m, v, targets):
+    with tf.GradientTape() as tape:
+      tape.watch(images)
+      loss = -tf.reduce_sum(objective(images, targets))
+    grads = tape.gradient(loss, images)
+    m = _BETA_1 * m + (1 - _BETA_1) * grads
+    v = _BETA_2 * v + (1 - _BETA_2) * tf.square(grads)
+    t = tf.cast(step + 1, tf.float32)
+    m_hat = m / (1 - tf.pow(_BETA_1, t))
+    v_hat = v / (1 - tf.pow(_BETA_2, t))
+    images = images - learning_rate * m_hat / (tf.sqrt(v_hat) + _EPSILON)
+    return tf.clip_by_value(images, 0.0, 1.0), m, v
+
+  # Called, not inlined, as in the engine (see Renderer.__init__): an inlined
+  # loop body lands in oneDNN's fast or slow max-pool gradient per tracing,
+  # and a floor in its slow mode would flatter every case measured against it.
+  if not jit_compile:
+    update = tf.function(update, experimental_attributes={"_noinline": True})
+
   @tf.function(jit_compile=jit_compile)
   def loop(start, targets, steps):
     def body(step, images, m, v):
-      with tf.GradientTape() as tape:
-        tape.watch(images)
-        loss = -tf.reduce_sum(objective(images, targets))
-      grads = tape.gradient(loss, images)
-      m = _BETA_1 * m + (1 - _BETA_1) * grads
-      v = _BETA_2 * v + (1 - _BETA_2) * tf.square(grads)
-      t = tf.cast(step + 1, tf.float32)
-      m_hat = m / (1 - tf.pow(_BETA_1, t))
-      v_hat = v / (1 - tf.pow(_BETA_2, t))
-      images = images - learning_rate * m_hat / (tf.sqrt(v_hat) + _EPSILON)
-      return step + 1, tf.clip_by_value(images, 0.0, 1.0), m, v
+      return (step + 1,) + tuple(update(step, images, m, v, targets))
 
     zeros = tf.zeros_like(start)
     _, images, _, _ = tf.while_loop(lambda step, *_: step < steps, body,
