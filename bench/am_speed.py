@@ -21,18 +21,17 @@ after round, so that a burst of load on a shared machine hits all of them
 alike. Wall time is the headline; process CPU time is printed beside it
 because it moves less when other processes compete for the cores.
 
-A compiled loop's speed also depends on the process it runs in: the same case
-lands in one of two modes, about 35% apart, while its repetitions in one
-process agree within 3%. ONEDNN_VERBOSE=1 shows why: in the slow mode
-TensorFlow's oneDNN graph rewrite has left the max-pool gradient to the plain
-Eigen kernel (no oneDNN "pooling backward" runs at all). Which mode a loop gets
-varies between processes, for the floor as much as for ours, and a floor in
-its slow mode makes any case look cheap. So by default the whole comparison
-runs in five fresh processes (`--processes`), and the summary compares each
-case's best process with the floor's best process (the time each reaches in
-its fast mode; both minima of per-process medians), and also gives the
-median over processes of the per-process ratios. The slow cases (XLA,
-tf-keras-vis) run in the first process only.
+A compiled loop's speed also depends on the process it runs in. An inlined
+loop body lands in one of two modes, about 35% apart, per tracing:
+ONEDNN_VERBOSE=1 shows that in the slow one TensorFlow's oneDNN graph rewrite
+has left the max-pool gradient to the plain Eigen kernel. The engine's loop
+and the floor both call their step as a separate, non-inlined function, which
+the rewrite always handles (see Renderer.__init__). Processes on a shared VM
+still differ by 10-20%, so by default the whole comparison runs in five
+fresh processes (`--processes`), and the summary compares each case's best
+process with the floor's best process (both minima of per-process medians),
+and also gives the median over processes of the per-process ratios. The
+slow cases (XLA, tf-keras-vis) run in the first process only.
 
 Results also go to bench/_results/am_speed.json (git-ignored).
 """

@@ -6,10 +6,9 @@ Inversion: `tb_featviz.invert` of 64 digits from conv2, 256 steps, against the
 floor: one tf.function with a tf.while_loop doing forward, the normalized
 feature loss, backward and the engine's Adam on the pixels, nothing else.
 Both are timed in alternating rounds after a warm-up call; medians are shown.
-As in am_speed.py, each compiled loop lands in a fast or a slow oneDNN mode
-(the max-pool gradient rewritten or not), so the comparison runs in
-`--processes` fresh processes and the summary gives the best process of each
-against the other's, beside the median of per-process ratios.
+As in am_speed.py, processes on a shared machine differ, so the comparison
+runs in `--processes` fresh processes and the summary gives the best process
+of each against the other's, beside the median of per-process ratios.
 
 MFV: 2,000 images (the 1,797 digits and shifted copies) of the digits CNN; the
 time of each stage of `multifaceted` (features, PCA, t-SNE, k-means, AM), each
