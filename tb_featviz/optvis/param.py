@@ -69,8 +69,8 @@ def _rfft2d_frequencies(height, width):
 
 
 # Up to this side, the inverse real DFT runs as two matrix products. For 64
-# 28x28 images, forward and backward, they beat irfft2d on an AVX-512 Xeon
-# (0.40 against 0.67 ms a step) and tie on an AVX2 EPYC; there irfft2d pulls
+# 28x28 images, forward and backward, they beat irfft2d on a Xeon VM (0.40
+# against 0.67 ms a step) and tie on an AVX2 EPYC VM; there irfft2d pulls
 # ahead above 32 pixels (32x32: 0.9x, 48x48 and 64x64: 1.4-1.6x the time).
 _MATMUL_DFT_MAX_SIDE = 32
 
