@@ -284,7 +284,7 @@ def run_processes(args):
   speedups = [run["summary"]["tfkv_speedup_vs_default"] for run in runs
               if "tfkv_speedup_vs_default" in run["summary"]]
   if speedups:
-    print(f"tf-keras-vis against ours (default), process 1: {speedups[0]:.1f}x "
+    print(f"tf-keras-vis against ours (default), process 1: {speedups[0]:.2f}x "
           f"slower (target >= {TFKV_TARGET:g}x: "
           f"{'ok' if speedups[0] >= TFKV_TARGET else 'BELOW target'})")
   _common.write_json(args.json, {"processes": runs, "summary": summary})
@@ -431,7 +431,7 @@ def main():
     speedup = tfkv.median_wall / by_name["default"].median_wall
     verdict = "ok" if speedup >= TFKV_TARGET else "BELOW target"
     print(f"tf-keras-vis {tfkv_info['version']}: ours (default) is "
-          f"{speedup:.1f}x faster (target >= {TFKV_TARGET:g}x: {verdict}); "
+          f"{speedup:.2f}x faster (target >= {TFKV_TARGET:g}x: {verdict}); "
           f"plain is {tfkv.median_wall / by_name['plain'].median_wall:.1f}x faster.")
     print(f"  its model: {tfkv_info['model']}; transforms it applied (its "
           f"defaults): {tfkv_info['input_modifiers']}; regularizers: "
