@@ -2,6 +2,7 @@
 
 import collections
 import threading
+import time
 
 import pytest
 
@@ -132,11 +133,22 @@ def test_only_the_last_series_are_remembered():
   assert fetch.calls["first/1"] == 1
 
 
-def test_only_as_many_images_as_readers_are_read_ahead_in_order():
-  cache, fetch = _cache(readers=2), Fetcher()
-  keys = [f"s/{i}" for i in range(5)]
+def _wait_for_reads(fetch, count, timeout=5.0):
+  deadline = time.monotonic() + timeout
+  while len(fetch.calls) < count and time.monotonic() < deadline:
+    time.sleep(0.01)
+  time.sleep(0.05)  # room for a read too many to show
+
+
+def test_a_lone_request_reads_a_few_ahead_and_a_grid_reads_on():
+  cache, fetch = _cache(readers=3, first_ahead=1), Fetcher()
+  keys = [f"s/{i}" for i in range(6)]
   cache.remember_steps("series", [keys])
-  cache.read("s/3", fetch)  # brings s/4 and, wrapping around, s/0
-  cache.read("s/4", fetch)
-  cache.read("s/0", fetch)
-  assert fetch.calls == {"s/3": 1, "s/4": 1, "s/0": 1}
+  cache.read("s/4", fetch)  # reads its own image, and s/5 ahead
+  _wait_for_reads(fetch, 2)
+  assert set(fetch.calls) == {"s/4", "s/5"}
+  # s/5 was read ahead: a grid is being asked for, so three more follow,
+  # in order and wrapping around.
+  cache.read("s/5", fetch)
+  _wait_for_reads(fetch, 5)
+  assert fetch.calls == {"s/4": 1, "s/5": 1, "s/0": 1, "s/1": 1, "s/2": 1}
