@@ -361,8 +361,8 @@ def woken_unit_objective(pre_activation, units, objective=CHANNEL):
   gradient is zero; there the gradient is that of the pre-activation's mean
   plus its largest position instead, so the unit can wake up: lucid's
   redirected ReLU (lucid/optvis/overrides/redirected_relu_grad.py), written as
-  a forward surrogate. The unit is picked out first, so the relu runs on its positions
-  only, not on the whole layer.
+  a forward surrogate. The unit is picked out first, so the relu runs on its
+  positions only, not on the whole layer.
 
   Args:
     pre_activation: float32 (n, ..., C), the layer's output before its relu.
