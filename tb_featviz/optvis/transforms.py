@@ -63,7 +63,17 @@ def _about_centre(matrix, height, width):
   cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
   to_centre = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]], np.float32)
   back = np.array([[1, 0, cx], [0, 1, cy], [0, 0, 1]], np.float32)
-  return tf.matmul(tf.matmul(back, matrix), to_centre)
+  return _product(_product(back, matrix), to_centre)
+
+
+def _product(a, b):
+  """a @ b for 3x3 matrices, as a broadcast multiply and a sum.
+
+  Not tf.matmul: with oneDNN on, each MatMul of a few numbers costs about
+  0.15 ms on a CPU, and the seven of a step (composing the matrices, mapping
+  the pixel grid) took 1.1 ms of a 4.8 ms AM step on the digits CNN.
+  """
+  return tf.reduce_sum(tf.expand_dims(a, 2) * tf.expand_dims(b, 0), axis=1)
 
 
 def _reflect(coords, sizes):
@@ -102,9 +112,11 @@ def _sources(matrix, height, width):
   """
   ys, xs = np.meshgrid(np.arange(height, dtype=np.float32),
                        np.arange(width, dtype=np.float32), indexing="ij")
-  grid = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size, np.float32)])
   sizes = np.array([[width], [height]], np.float32)
-  return _reflect(tf.matmul(matrix[:2], grid), sizes)
+  # matrix[:2] @ [x; y; 1] without a matmul (see `_product`).
+  coords = (matrix[:2, 0:1] * xs.reshape(1, -1) + matrix[:2, 1:2] * ys.reshape(1, -1)
+            + matrix[:2, 2:3])
+  return _reflect(coords, sizes)
 
 
 def _nearest(matrix, height, width):
@@ -280,7 +292,7 @@ class Compose:
     for index, transform in enumerate(self.transforms):
       sub_seed = tf.stack([seed[0], seed[1] * 7919 + index])
       step = transform.matrix(height, width, sub_seed)
-      matrix = step if matrix is None else tf.matmul(matrix, step)
+      matrix = step if matrix is None else _product(matrix, step)
     return resample(images, matrix, self.interpolation)
 
 
