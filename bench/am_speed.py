@@ -8,7 +8,7 @@ median of several timed repetitions of:
                else (no parameterization, transforms or regularizers);
   plain        tb_featviz.activation_maximization(..., preset="plain");
   default      tb_featviz.activation_maximization(...) with its defaults
-               (Fourier parameterization, jitter/scale/rotation, TV);
+               (Fourier parameterization, jitter/scale/rotation);
   ... (XLA)    the same three with jit_compile=True;
   tf-keras-vis its ActivationMaximization on the same work, when importable.
 

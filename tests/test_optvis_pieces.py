@@ -269,20 +269,24 @@ def test_blur_penalty_is_zero_for_a_constant_image():
 # --- parameterizations --------------------------------------------------------
 
 
+# 12 pixels a side take the cas basis, 40 the real DFT (see param._CAS_MAX_SIDE).
+@pytest.mark.parametrize("side", [12, 40])
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("value_range", [(0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)])
-def test_fourier_images_stay_inside_the_range(channels, value_range):
+def test_fourier_images_stay_inside_the_range(side, channels, value_range):
   fourier = param_lib.FourierParam(value_range)
-  params = fourier.initial((3, 12, 12, channels), seed=[0, 0])
+  params = fourier.initial((3, side, side, channels), seed=[0, 0])
   wild = 50.0 * tf.random.stateless_normal(params.shape, seed=[1, 2])
   for p in (params, wild):
     images = fourier.to_images(p).numpy()
-    assert images.shape == (3, 12, 12, channels)
+    assert images.shape == (3, side, side, channels)
     assert images.dtype == np.float32
     assert images.min() >= value_range[0] and images.max() <= value_range[1]
 
 
-@pytest.mark.parametrize("shape", [(2, 12, 12, 1), (2, 12, 12, 3), (2, 9, 11, 3), (1, 15, 15, 1)])
+@pytest.mark.parametrize("shape", [(2, 12, 12, 1), (2, 12, 12, 3), (2, 9, 11, 3),
+                                   (1, 15, 15, 1), (1, 1, 1, 1), (2, 33, 35, 1),
+                                   (1, 40, 36, 3)])
 def test_fourier_initial_inverts_to_images(shape):
   fourier = param_lib.FourierParam((0.0, 1.0))
   images = _random_images(shape, seed=4, low=0.05, high=0.95)
@@ -293,16 +297,52 @@ def test_fourier_initial_inverts_to_images(shape):
 
 
 @pytest.mark.parametrize("height, width", [(28, 28), (5, 7), (1, 1), (1, 6),
-                                           (6, 1), (3, 2), (32, 31), (33, 34)])
-def test_inverse_dft_equals_irfft2d(height, width):
-  # Up to 32 pixels a side it is two matrix products, above that irfft2d.
-  spectra = np.random.default_rng(3).normal(
-      size=(4, height, 2, width // 2 + 1)).astype(np.float32)
-  expected = tf.signal.irfft2d(tf.complex(spectra[:, :, 0], spectra[:, :, 1]),
-                               fft_length=(height, width)).numpy()
-  got = param_lib._inverse_dft(tf.constant(spectra), width).numpy()
-  assert got.shape == (4, height, width)
-  np.testing.assert_allclose(got, expected, atol=1e-6)
+                                           (6, 1), (3, 2), (32, 31)])
+def test_cas2d_is_the_separable_hartley_transform(height, width):
+  planes = np.random.default_rng(3).normal(size=(4, height, width))
+  # cas(t) = cos t + sin t, and the DFT's kernel is cos t - i sin t, so along
+  # one axis cas is Re(F x) - Im(F x).
+  def cas_along(x, axis):
+    spectrum = np.fft.fft(x, axis=axis)
+    return spectrum.real - spectrum.imag
+  expected = cas_along(cas_along(planes, 1), 2)
+  got = param_lib._cas2d(tf.constant(planes, tf.float32)).numpy()
+  np.testing.assert_allclose(got, expected, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("height, width", [(6, 5), (4, 8), (3, 34)])
+def test_the_fourier_prior_is_the_same_at_every_position(height, width):
+  # With iid starting coefficients, the logits' covariance must depend only on
+  # the displacement between two pixels (cyclically), in both bases: no place
+  # in the image is favoured before the objective speaks.
+  fourier = param_lib.FourierParam((0.0, 1.0))
+  zeros = tf.zeros_like(fourier.initial((1, height, width, 1), seed=[0, 0]))
+  with tf.GradientTape() as tape:
+    tape.watch(zeros)
+    images = tf.reshape(fourier.to_images(zeros), [-1])
+  # The sigmoid's slope at 0 is 1/4: the Jacobian is the linear map / 4.
+  linear = 4.0 * tf.reshape(tape.jacobian(images, zeros), (height * width, -1)).numpy()
+  covariance = (linear @ linear.T).reshape(height, width, height, width)
+  ys, xs = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+  for dy, dx in [(1, 0), (0, 1), (2, 3)]:
+    shifted = covariance[(ys + dy) % height, (xs + dx) % width][
+        :, :, (ys + dy) % height, (xs + dx) % width]
+    np.testing.assert_allclose(shifted, covariance, atol=1e-6 * covariance.max())
+  assert covariance.max() > 0
+
+
+def test_cas_and_dft_bases_start_pixels_with_about_the_same_spread(monkeypatch):
+  shape = (300, 28, 28, 1)
+  def logit_sd():
+    fourier = param_lib.FourierParam((0.0, 1.0))
+    images = fourier.to_images(fourier.initial(shape, seed=[1, 2])).numpy()
+    return np.std(np.log(images / (1 - images)))
+  cas = logit_sd()
+  monkeypatch.setattr(param_lib, "_CAS_MAX_SIDE", 0)  # the DFT at 28 pixels
+  dft = logit_sd()
+  # The DFT's half spectrum weighs its first and last columns half (irfft2d
+  # reads only their Hermitian part); cas weighs every frequency alike.
+  assert 1.0 < cas / dft < 1.15
 
 
 def test_pixel_param_project_clips_and_bounds_the_norm():

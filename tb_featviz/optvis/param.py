@@ -62,66 +62,45 @@ class PixelParam:
     return params * tf.minimum(1.0, self.norm_bound / tf.maximum(norm, 1e-12))
 
 
-def _rfft2d_frequencies(height, width):
+def _frequencies(height, width, half):
+  """|f| of each coefficient: the rfft2d half spectrum, or the whole grid."""
   fy = np.fft.fftfreq(height)[:, None]
-  fx = np.fft.rfftfreq(width)[None, :]
+  fx = (np.fft.rfftfreq(width) if half else np.fft.fftfreq(width))[None, :]
   return np.sqrt(fx * fx + fy * fy).astype(np.float32)
 
 
-# Up to this side, the inverse real DFT runs as two matrix products. For 64
-# 28x28 images, forward and backward, they beat irfft2d on a Xeon VM (0.40
-# against 0.67 ms a step) and tie on an AVX2 EPYC VM; there irfft2d pulls
-# ahead above 32 pixels (32x32: 0.9x, 48x48 and 64x64: 1.4-1.6x the time).
-_MATMUL_DFT_MAX_SIDE = 32
+# Up to this side, images are spanned by the separable cas (cos + sin) basis,
+# the Hartley transform's kernel, as two small matrix products; above it, by
+# the real DFT through irfft2d. Both give the same stationary 1/f prior: with a
+# scale that depends on |f| only, products of cas(a) and cas(b) leave a
+# covariance of cos(a - b) terms, as the DFT's e^{i(a - b)} does. cas needs half
+# the multiply-adds of the real DFT's products (N, not 2N, a pixel and side):
+# for 64 28x28 images, forward and backward, 0.25 against 0.58 ms a step on a
+# Zen 4 EPYC VM. Large sides keep irfft2d, whose cost grows as N log N.
+_CAS_MAX_SIDE = 32
 
 
-def _inverse_dft_matrices(height, width):
-  """The inverse real 2-D DFT of a half spectrum as two real matrices.
-
-  For one channel's spectrum S = Sr + i Si of shape (H, W//2+1), laid out as
-  rows [Sr[k] | Si[k]], `along_width` gives the rows [Re | Im] of S E_W, where
-  E_W is the inverse DFT along the width with the half spectrum's columns
-  counted twice (once for DC and Nyquist). `along_height`, indexed
-  [h, 2 k + j], then sums Re(E_H[h, k] (S E_W)[k]) over k with j picking the
-  real (j = 0) or imaginary (j = 1) part. The result equals irfft2d's.
-  """
-  spectrum_width = width // 2 + 1
-  counted = np.full((spectrum_width, 1), 2.0)
-  counted[0] = 1.0
-  if width % 2 == 0:
-    counted[-1] = 1.0
-  theta = 2 * np.pi * np.outer(np.arange(spectrum_width), np.arange(width)) / width
-  cos_w, sin_w = counted * np.cos(theta) / width, counted * np.sin(theta) / width
-  along_width = np.block([[cos_w, sin_w], [-sin_w, cos_w]])
-  phi = 2 * np.pi * np.outer(np.arange(height), np.arange(height)) / height
-  along_height = np.stack([np.cos(phi), -np.sin(phi)], axis=-1) / height
-  return (tf.constant(along_width, tf.float32),
-          tf.constant(along_height.reshape(height, 2 * height), tf.float32))
+def _cas_matrix(size):
+  """cas(2 pi k n / N) = cos + sin: symmetric, and C C = N I."""
+  theta = 2 * np.pi * np.outer(np.arange(size), np.arange(size)) / size
+  return tf.constant(np.cos(theta) + np.sin(theta), tf.float32)
 
 
-def _inverse_dft(spectra, width):
-  """irfft2d of spectra laid out (N, H, 2, W//2+1); returns (N, H, W)."""
-  height, spectrum_width = spectra.shape[1], spectra.shape[3]
-  if max(height, width) > _MATMUL_DFT_MAX_SIDE:
-    real, imaginary = tf.unstack(spectra, num=2, axis=2)
-    return tf.signal.irfft2d(tf.complex(real, imaginary),
-                             fft_length=(height, width))
-  along_width, along_height = _inverse_dft_matrices(height, width)
-  rows = tf.matmul(tf.reshape(spectra, (-1, 2 * spectrum_width)), along_width)
-  # Row k's [Re | Im] halves become rows 2k and 2k + 1 by a reshape alone.
-  # The height pass is one (H, 2H) x (2H, N W) product between two transposes,
-  # not the (H, 2H) matrix broadcast over a batch of N small products: for 64
-  # 28x28 images, forward and backward, 1.16 against 1.72 ms a step on the
-  # EPYC (medians of 11 alternating runs).
-  rows = tf.transpose(tf.reshape(rows, (-1, 2 * height, width)), (1, 0, 2))
-  spatial = tf.matmul(along_height, tf.reshape(rows, (2 * height, -1)))
-  return tf.transpose(tf.reshape(spatial, (height, -1, width)), (1, 0, 2))
+def _cas2d(planes):
+  """C_H X C_W for every plane of float32 planes (N, H, W)."""
+  _, height, width = planes.shape
+  rows = tf.matmul(tf.reshape(planes, (-1, width)), _cas_matrix(width))
+  # One (H, H) matrix broadcast over the planes: on the EPYC VM, 0.25 ms a
+  # step against 0.40 for one (H, H) x (H, N W) product between transposes.
+  return tf.matmul(_cas_matrix(height), tf.reshape(rows, (-1, height, width)))
 
 
 class FourierParam:
   """A 1/f-scaled spectrum per channel, decorrelated colour, sigmoid into range.
 
   Only for image inputs (n, H, W, C). Colour decorrelation is used when C == 3.
+  The spectrum is over the cas basis for images up to 32 pixels a side, over
+  the real DFT for larger ones (the same prior; see `_CAS_MAX_SIDE`).
 
   Args:
     value_range: (low, high) of valid pixel values.
@@ -137,43 +116,62 @@ class FourierParam:
     # width cannot be told from the spectrum's shape (W // 2 + 1 columns).
     self._widths = {}
 
-  def _scale(self, height, width):
-    """Per-frequency scale, shaped (H, 1, W//2+1) to match the spectra."""
-    freqs = _rfft2d_frequencies(height, width)
+  def _scale(self, height, width, half):
+    """Per-coefficient scale: (H, 1, W//2+1) for half spectra, else (H, W)."""
+    freqs = _frequencies(height, width, half)
     scale = 1.0 / np.maximum(freqs, 1.0 / max(height, width))**self.decay_power
     scale *= np.sqrt(height * width) / _FOURIER_OUTPUT_SCALE
-    return tf.constant(scale[:, None, :], tf.float32)
+    if half:
+      return tf.constant(scale[:, None, :], tf.float32)
+    # The cas basis: the 1/(H W) that irfft2d applies, and sqrt(2) because a
+    # coefficient is one real number where the DFT's are two, so that pixels
+    # start with the same spread either way.
+    return tf.constant(scale * np.sqrt(2.0) / (height * width), tf.float32)
 
   def initial(self, shape, seed, init_images=None):
-    """Returns starting spectra for images of `shape` (n, H, W, C).
+    """Returns the starting coefficients for images of `shape` (n, H, W, C).
 
-    The spectra are float32 (n, C, H, 2, W//2+1): each spectrum row's real
-    parts, then its imaginary parts, which is the layout the inverse DFT's
-    matrix products read without any reshuffling.
+    Images up to 32 pixels a side get float32 (n, C, H, W), one cas
+    coefficient a pixel; larger ones get half spectra (n, C, H, 2, W//2+1),
+    each spectrum row's real parts, then its imaginary parts.
     """
     n, height, width, channels = shape
-    self._widths[(height, width // 2 + 1)] = width
+    cas = max(height, width) <= _CAS_MAX_SIDE
+    if not cas:
+      self._widths[(height, width // 2 + 1)] = width
     if init_images is None:
-      return _INIT_STDDEV * tf.random.stateless_normal(
-          (n, channels, height, 2, width // 2 + 1), seed=seed)
+      coefficients = ((n, channels, height, width) if cas else
+                      (n, channels, height, 2, width // 2 + 1))
+      return _INIT_STDDEV * tf.random.stateless_normal(coefficients, seed=seed)
     unit = (tf.cast(init_images, tf.float32) - self.low) / (self.high - self.low)
     unit = tf.clip_by_value(unit, _EDGE, 1.0 - _EDGE)
     logits = tf.math.log(unit) - tf.math.log1p(-unit)
     if channels == 3:
       logits = tf.einsum("nhwc,cd->nhwd", logits, np.linalg.inv(_COLOR_SQRT.T))
     spatial = tf.transpose(logits, (0, 3, 1, 2))
+    if cas:  # C C = N I, so the basis inverts itself up to H W
+      planes = _cas2d(tf.reshape(spatial, (-1, height, width)))
+      coefficients = planes / (height * width) / self._scale(height, width, False)
+      return tf.reshape(coefficients, (n, channels, height, width))
     spectrum = tf.signal.rfft2d(spatial)
     parts = tf.stack([tf.math.real(spectrum), tf.math.imag(spectrum)], axis=3)
-    return parts / self._scale(height, width)
+    return parts / self._scale(height, width, True)
 
   def to_images(self, params):
-    _, channels, height, _, spectrum_width = params.shape
-    width = self._widths.get((height, spectrum_width), (spectrum_width - 1) * 2)
-    # Scaled while still real: cheaper than a complex multiply.
-    spectra = tf.reshape(params * self._scale(height, width),
-                         (-1, height, 2, spectrum_width))
-    spatial = tf.reshape(_inverse_dft(spectra, width),
-                         (-1, channels, height, width))
+    if params.shape.rank == 4:
+      _, channels, height, width = params.shape
+      planes = tf.reshape(params * self._scale(height, width, False),
+                          (-1, height, width))
+      spatial = _cas2d(planes)
+    else:
+      _, channels, height, _, spectrum_width = params.shape
+      width = self._widths.get((height, spectrum_width), (spectrum_width - 1) * 2)
+      # Scaled while still real: cheaper than a complex multiply.
+      real, imaginary = tf.unstack(params * self._scale(height, width, True),
+                                   num=2, axis=3)
+      spatial = tf.signal.irfft2d(tf.complex(real, imaginary),
+                                  fft_length=(height, width))
+    spatial = tf.reshape(spatial, (-1, channels, height, width))
     if channels == 1:
       logits = tf.reshape(spatial, (-1, height, width, 1))
     else:
