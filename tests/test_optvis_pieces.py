@@ -269,8 +269,8 @@ def test_blur_penalty_is_zero_for_a_constant_image():
 # --- parameterizations --------------------------------------------------------
 
 
-# 12 pixels a side take the cas basis, 40 the real DFT (see param._CAS_MAX_SIDE).
-@pytest.mark.parametrize("side", [12, 40])
+# 12 pixels a side take the cas basis, 72 the real DFT (see param._CAS_MAX_SIDE).
+@pytest.mark.parametrize("side", [12, 72])
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("value_range", [(0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)])
 def test_fourier_images_stay_inside_the_range(side, channels, value_range):
@@ -286,7 +286,7 @@ def test_fourier_images_stay_inside_the_range(side, channels, value_range):
 
 @pytest.mark.parametrize("shape", [(2, 12, 12, 1), (2, 12, 12, 3), (2, 9, 11, 3),
                                    (1, 15, 15, 1), (1, 1, 1, 1), (2, 33, 35, 1),
-                                   (1, 40, 36, 3)])
+                                   (1, 65, 70, 1), (1, 72, 66, 3)])
 def test_fourier_initial_inverts_to_images(shape):
   fourier = param_lib.FourierParam((0.0, 1.0))
   images = _random_images(shape, seed=4, low=0.05, high=0.95)
@@ -297,7 +297,7 @@ def test_fourier_initial_inverts_to_images(shape):
 
 
 @pytest.mark.parametrize("height, width", [(28, 28), (5, 7), (1, 1), (1, 6),
-                                           (6, 1), (3, 2), (32, 31)])
+                                           (6, 1), (3, 2), (64, 63)])
 def test_cas2d_is_the_separable_hartley_transform(height, width):
   planes = np.random.default_rng(3).normal(size=(4, height, width))
   # cas(t) = cos t + sin t, and the DFT's kernel is cos t - i sin t, so along
@@ -310,7 +310,7 @@ def test_cas2d_is_the_separable_hartley_transform(height, width):
   np.testing.assert_allclose(got, expected, atol=1e-4 * np.abs(expected).max())
 
 
-@pytest.mark.parametrize("height, width", [(6, 5), (4, 8), (3, 34)])
+@pytest.mark.parametrize("height, width", [(6, 5), (4, 8), (3, 66)])
 def test_the_fourier_prior_is_the_same_at_every_position(height, width):
   # With iid starting coefficients, the logits' covariance must depend only on
   # the displacement between two pixels (cyclically), in both bases: no place
@@ -327,7 +327,7 @@ def test_the_fourier_prior_is_the_same_at_every_position(height, width):
   for dy, dx in [(1, 0), (0, 1), (2, 3)]:
     shifted = covariance[(ys + dy) % height, (xs + dx) % width][
         :, :, (ys + dy) % height, (xs + dx) % width]
-    np.testing.assert_allclose(shifted, covariance, atol=1e-6 * covariance.max())
+    np.testing.assert_allclose(shifted, covariance, atol=1e-5 * covariance.max())
   assert covariance.max() > 0
 
 
