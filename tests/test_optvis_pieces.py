@@ -321,7 +321,8 @@ def test_the_fourier_prior_is_the_same_at_every_position(height, width):
     tape.watch(zeros)
     images = tf.reshape(fourier.to_images(zeros), [-1])
   # The sigmoid's slope at 0 is 1/4: the Jacobian is the linear map / 4.
-  linear = 4.0 * tf.reshape(tape.jacobian(images, zeros), (height * width, -1)).numpy()
+  jacobian = tape.jacobian(images, zeros)
+  linear = 4.0 * tf.reshape(jacobian, (height * width, -1)).numpy()
   covariance = (linear @ linear.T).reshape(height, width, height, width)
   ys, xs = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
   for dy, dx in [(1, 0), (0, 1), (2, 3)]:

@@ -114,8 +114,8 @@ def _sources(matrix, height, width):
                        np.arange(width, dtype=np.float32), indexing="ij")
   sizes = np.array([[width], [height]], np.float32)
   # matrix[:2] @ [x; y; 1] without a matmul (see `_product`).
-  coords = (matrix[:2, 0:1] * xs.reshape(1, -1) + matrix[:2, 1:2] * ys.reshape(1, -1)
-            + matrix[:2, 2:3])
+  coords = (matrix[:2, 0:1] * xs.reshape(1, -1)
+            + matrix[:2, 1:2] * ys.reshape(1, -1) + matrix[:2, 2:3])
   return _reflect(coords, sizes)
 
 
