@@ -17,7 +17,8 @@ setuptools.setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=["tb_featviz", "tb_featviz.optvis", "tb_featviz.frontend"],
+    packages=["tb_featviz", "tb_featviz.optvis", "tb_featviz.plugin",
+              "tb_featviz.watch", "tb_featviz.frontend"],
     package_dir={"tb_featviz.frontend": "frontend"},
     package_data={"tb_featviz.frontend": ["*.js", "*.css", "*.html"]},
     install_requires=[
@@ -32,7 +33,7 @@ setuptools.setup(
         "tensorboard_plugins": [
             "featviz = tb_featviz.plugin:FeatVizLoader",
         ],
-        "console_scripts": ["tb-featviz = tb_featviz.cli:main"],
+        "console_scripts": ["tb-featviz = tb_featviz.watch.cli:main"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

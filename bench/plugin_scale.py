@@ -46,13 +46,13 @@ import _common  # first: puts the repository on sys.path
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tb_featviz import callback  # noqa: E402
+from tb_featviz import kinds  # noqa: E402
 from tb_featviz import summary  # noqa: E402
 from tb_featviz.optvis import mfv as mfv_lib  # noqa: E402
 from tests import tensorboard_server  # noqa: E402
 
 RUN = "train"
-TB_RUN = f"{RUN}/{callback.DEFAULT_RUN_NAME}"  # as TensorBoard names it
+TB_RUN = f"{RUN}/{kinds.DEFAULT_RUN_NAME}"  # as TensorBoard names it
 PICTURE_SIZE = 28
 PROBES = 8  # inverted images per inversion layer
 INVERSION_LAYERS = ("conv1", "conv2")
@@ -138,7 +138,7 @@ def write_logdir(root, *, steps, layers, units, other_count, seed):
     The run's directory, <root>/<RUN>/featviz.
   """
   rng = np.random.default_rng(seed)
-  run_dir = os.path.join(root, RUN, callback.DEFAULT_RUN_NAME)
+  run_dir = os.path.join(root, RUN, kinds.DEFAULT_RUN_NAME)
   probes = _pictures(rng, PROBES)
   sprite_images = _pictures(rng, MFV_POINTS)
   others = set(other_steps(steps, other_count))

@@ -1,10 +1,7 @@
 """FeatureVizCallback: feature visualizations logged to TensorBoard during `fit`."""
 
-import errno
-import inspect
 import logging
 import os
-import re
 import time
 
 import keras
@@ -12,13 +9,11 @@ import tensorflow as tf
 
 from tb_featviz import budget as budget_lib
 from tb_featviz import checked_writer
+from tb_featviz import failures
+from tb_featviz import kinds
 from tb_featviz import visualizer as visualizer_lib
-from tb_featviz.optvis import am as am_lib
-from tb_featviz.optvis import inversion as inversion_lib
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_RUN_NAME = "featviz"
 
 
 class FeatureVizCallback(keras.callbacks.Callback):
@@ -91,7 +86,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
                inversion_options=None, mfv=None, mfv_options=None,
                every_n_epochs=None, every_n_steps=None,
                value_range=(0.0, 1.0), display_shape=None, budget=None,
-               run_name=DEFAULT_RUN_NAME):
+               run_name=kinds.DEFAULT_RUN_NAME):
     super().__init__()
     if every_n_epochs is not None and every_n_steps is not None:
       raise ValueError("Give every_n_epochs or every_n_steps, not both.")
@@ -121,14 +116,6 @@ class FeatureVizCallback(keras.callbacks.Callback):
     self._last_visited_step = None
     self._failed = set()
 
-  # The configuration, as the Visualizer holds it.
-  am = property(lambda self: self.visualizer.am)
-  am_options = property(lambda self: self.visualizer.am_options)
-  inversion_layers = property(lambda self: self.visualizer.inversion_layers)
-  inversion_images = property(lambda self: self.visualizer.inversion_images)
-  inversion_options = property(lambda self: self.visualizer.inversion_options)
-  facets = property(lambda self: self.visualizer.facets)
-
   # -- configuration ----------------------------------------------------------
 
   def _validate(self):
@@ -153,7 +140,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
     except (checked_writer.WriteFailedError, tf.errors.ResourceExhaustedError) as error:
       self._warn_once(("write",),
                       f"tb_featviz: cannot write to {self._run_dir} yet "
-                      f"({_reason(error)}).{_disk_advice(error)} Training goes "
+                      f"({failures.one_line(error)}).{failures.disk_advice(error)} Training goes "
                       "on and every interval will try again.")
     except (tf.errors.OpError, OSError) as error:
       raise ValueError(f"Cannot write summaries to {self._run_dir!r} ({error}); "
@@ -194,7 +181,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self._events.discard()
         self._warn_once(("write",),
                         f"tb_featviz: flushing {self._run_dir} at the end of "
-                        f"training failed ({_reason(error)}).{_disk_advice(error)}")
+                        f"training failed ({failures.one_line(error)}).{failures.disk_advice(error)}")
 
   # -- work -------------------------------------------------------------------
 
@@ -220,8 +207,8 @@ class FeatureVizCallback(keras.callbacks.Callback):
       self._warn_once(
           ("write",),
           f"tb_featviz: logging step {step} to {self._run_dir} failed "
-          f"({_reason(error)}); what was computed for that step is lost."
-          f"{_disk_advice(error)} Training goes on; the next interval writes "
+          f"({failures.one_line(error)}); what was computed for that step is lost."
+          f"{failures.disk_advice(error)} Training goes on; the next interval writes "
           "to a new events file.")
     self.budget.charge(time.perf_counter() - started)
 
@@ -233,7 +220,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
     self._warn_once(
         (item.kind, item.name, type(error).__name__),
         f"tb_featviz: {item.kind} of layer {item.name!r} at step {step} failed "
-        f"({_reason(error)}); {lost}."
+        f"({failures.one_line(error)}); {lost}."
         f"{self._advice(item.kind, error, outcome.phase)} Training goes on and "
         "later intervals will try again.")
 
@@ -247,40 +234,10 @@ class FeatureVizCallback(keras.callbacks.Callback):
   def _advice(self, kind, error, phase):
     """A sentence on what to do about `error`, or ""."""
     if phase == "write":
-      return _disk_advice(error)
-    if phase != "compute" or not _out_of_memory(error):
+      return failures.disk_advice(error)
+    if phase != "compute" or not failures.is_out_of_memory(error):
       return ""
-    if kind == "am":
-      size = self.visualizer.am_options.get("batch_size", am_lib.DEFAULT_BATCH_SIZE)
-      return (f" Out of memory: pass a smaller batch_size, e.g. am_options="
-              f"{{'batch_size': {max(1, size // 2)}}} (now {size}).")
-    if kind == "inversion":
-      size = self.visualizer.inversion_options.get("batch_size", inspect.signature(
-          inversion_lib.invert).parameters["batch_size"].default)
-      return (f" Out of memory: pass a smaller batch_size, e.g. inversion_options="
-              f"{{'batch_size': {max(1, size // 2)}}} (now {size}).")
-    return (" Out of memory: pass fewer mfv images (n_images) or a smaller "
-            "batch_size, e.g. mfv_options={'am_options': {'batch_size': 8}}.")
-
-
-def _reason(error):
-  """`error` as "Type: message", without TensorFlow's op decorations."""
-  text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", str(error))
-  text = re.sub(r"\s*\[Op:\w+\]( name: \S*)?", "", text)
-  text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
-  return f"{type(error).__name__}: {text}"
-
-
-def _disk_advice(error):
-  full = ((isinstance(error, OSError) and error.errno == errno.ENOSPC)
-          or "No space left on device" in str(error))
-  return (" The disk is full: make room, and the next intervals are written."
-          if full else "")
-
-
-def _out_of_memory(error):
-  return (isinstance(error, (tf.errors.ResourceExhaustedError, MemoryError))
-          or "out of memory" in str(error).lower())
+    return self.visualizer.kind(kind).oom_advice()
 
 
 def is_chief(model):

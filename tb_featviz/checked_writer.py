@@ -30,6 +30,10 @@ try:  # the thread's default writer and step; private, hence the fallback
 except ImportError:  # pragma: no cover
   _summary_state = None
 
+# Large enough that TensorFlow's writer never flushes on its own.
+_NEVER_QUEUE_FULL = 1_000_000
+_NEVER_MILLIS = 10 ** 9
+
 # A TFRecord: uint64 length, uint32 CRC of the length, data, uint32 CRC of the data.
 _HEADER_BYTES = 12
 _FOOTER_BYTES = 4
@@ -72,10 +76,18 @@ class CheckedWriter:
 
   Args:
     logdir: the directory of the events files.
+    name: a mark in the names of the events files this writer makes
+      (`*.<name>-<unique>.v2`), so that its owner can tell them from others.
+    flush_only_when_asked: write events to disk only on `flush()`, never in
+      between (TensorFlow's writer otherwise flushes every 2 minutes or 10
+      events), so that what reaches the disk is always whole steps.
   """
 
-  def __init__(self, logdir):
+  def __init__(self, logdir, *, name="", flush_only_when_asked=False):
     self.logdir = os.fspath(logdir)
+    self.name = name
+    self._writer_options = (dict(max_queue=_NEVER_QUEUE_FULL, flush_millis=_NEVER_MILLIS)
+                            if flush_only_when_asked else {})
     self.writer = None
     self.path = None
     self._checked = 0  # bytes of `path` known to be whole records
@@ -89,12 +101,13 @@ class CheckedWriter:
     """
     if self.writer is not None:
       return self.writer
-    suffix = f".{uuid.uuid4().hex[:12]}.v2"
+    suffix = f".{self.name + '-' if self.name else ''}{uuid.uuid4().hex[:12]}.v2"
     pattern = os.path.join(glob.escape(self.logdir), "*" + suffix)
     self._checked = 0
     self.path = None
     try:
-      self.writer = tf.summary.create_file_writer(self.logdir, filename_suffix=suffix)
+      self.writer = tf.summary.create_file_writer(
+          self.logdir, filename_suffix=suffix, **self._writer_options)
     except Exception:
       for stray in glob.glob(pattern) if _is_local(self.logdir) else ():
         self._remove_if_empty(stray)

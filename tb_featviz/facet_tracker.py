@@ -14,8 +14,6 @@ from tb_featviz.optvis import inversion as inversion_lib
 from tb_featviz.optvis import mfv as mfv_lib
 from tb_featviz.optvis import recipe
 
-CONFIG_KEYS = ("images", "labels", "layer", "units", "embedding_layer", "k", "m",
-               "n_images")
 DEFAULT_K = 4
 DEFAULT_M = 15
 DEFAULT_N_IMAGES = 200
@@ -29,22 +27,11 @@ class FacetTracker:
       optional "labels": (N,) class labels (then each unit is a class and gets
       the images of that class), "embedding_layer", "k" (4), "m" (15),
       "n_images" (200: without labels, how many of the images that drive the
-      unit most are used)}.
+      unit most are used)}; its keys are checked by `kinds.Multifaceted`.
     options: more keyword arguments for `tb_featviz.multifaceted`.
-
-  Raises:
-    ValueError: for unknown keys or missing images, layer or units.
   """
 
   def __init__(self, config, options=None):
-    config = dict(config)
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
-    missing = [key for key in ("images", "layer", "units") if key not in config]
-    if unknown or missing:
-      raise ValueError(
-          f"mfv takes the keys {', '.join(CONFIG_KEYS)}"
-          + (f"; unknown {unknown}" if unknown else "")
-          + (f"; missing {missing}" if missing else "") + ".")
     self.images = config["images"]
     self.labels = None if config.get("labels") is None else np.asarray(config["labels"])
     self.layer = config["layer"]
@@ -113,6 +100,6 @@ class FacetTracker:
     """Writes the MFV summaries and refreshes the Projector export."""
     images = self.images[indices]
     summary.mfv(self.layer, result, step=step, images=images, seconds=seconds)
-    projector.export(run_dir, metadata.image_tag(metadata.MFV, self.layer, result.unit),
+    projector.export(run_dir, metadata.image_tag("mfv", self.layer, result.unit),
                      step, result, images,
                      None if self.labels is None else self.labels[indices])

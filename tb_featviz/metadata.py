@@ -19,15 +19,11 @@ TAG_PREFIX = "featviz"
 RECORD_SUFFIX = "record"
 ORIGINALS_SUFFIX = "originals"
 
-AM = plugin_data_pb2.FeatVizPluginData.AM
-INVERSION = plugin_data_pb2.FeatVizPluginData.INVERSION
-MFV = plugin_data_pb2.FeatVizPluginData.MFV
 IMAGES = plugin_data_pb2.FeatVizPluginData.IMAGES
 RECORD = plugin_data_pb2.FeatVizPluginData.RECORD
 ORIGINALS = plugin_data_pb2.FeatVizPluginData.ORIGINALS
 
-KIND_NAMES = {AM: "am", INVERSION: "inversion", MFV: "mfv"}
-KIND_BY_NAME = {name: kind for kind, name in KIND_NAMES.items()}
+_KIND = plugin_data_pb2.FeatVizPluginData.Kind
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +32,35 @@ class UnsupportedVersionError(ValueError):
   """Raised for content written by a newer tb-featviz than this one."""
 
 
+def kind_name(kind):
+  """The name of a kind ("am") from its value in the proto; "unknown" if none.
+
+  The proto's enum names are the kinds' names in capitals, so the names used
+  in tags, in configurations and by the panel come from the proto itself.
+  """
+  try:
+    name = _KIND.Name(kind)
+  except ValueError:
+    return "unknown"
+  return "unknown" if kind == _KIND.KIND_UNSPECIFIED else name.lower()
+
+
+def kind_value(name):
+  """The proto's value of the kind called `name` ("am")."""
+  return _KIND.Value(name.upper())
+
+
 def image_tag(kind, layer, unit=None):
   """The tag of a visualization's images, e.g. `featviz/am/conv2`.
 
   Args:
-    kind: AM, INVERSION or MFV.
+    kind: the kind's name, e.g. "am".
     layer: the layer's name.
-    unit: the unit, for MFV only (`featviz/mfv/<layer>/<unit>`).
+    unit: for a visualization of one unit (MFV), its id:
+      `featviz/mfv/<layer>/<unit>`.
   """
-  parts = [TAG_PREFIX, KIND_NAMES[kind], layer]
-  if kind == MFV:
+  parts = [TAG_PREFIX, kind, layer]
+  if unit is not None:
     parts.append(str(int(unit)))
   return "/".join(parts)
 
@@ -56,7 +71,8 @@ def record_tag(images_tag):
 
 
 def originals_tag(images_tag):
-  """The tag of the images an inversion series reconstructs."""
+  """The tag of the images that `images_tag`'s are shown beside, written once
+  per run (the probe images an inversion reconstructs)."""
   return f"{images_tag}/{ORIGINALS_SUFFIX}"
 
 
@@ -65,11 +81,11 @@ def create_summary_metadata(kind, role, *, layer, units=(), value_range=(0.0, 1.
   """Creates the SummaryMetadata of one featviz time series.
 
   Args:
-    kind: AM, INVERSION or MFV.
+    kind: the kind's name, e.g. "am".
     role: IMAGES or ORIGINALS (a blob sequence of PNGs) or RECORD (a
       serialized StepRecord).
     layer: the layer's name.
-    units: AM: the unit of each image; MFV: the one unit.
+    units: the unit of each image, or the one unit of a one-unit series.
     value_range: (low, high) of the visualized inputs.
     display_shape: (H, W, C) of each picture.
     companion_tag: the tag of the other role's series.
@@ -79,7 +95,7 @@ def create_summary_metadata(kind, role, *, layer, units=(), value_range=(0.0, 1.
     A `summary_pb2.SummaryMetadata` with plugin name, content and data class set.
   """
   content = plugin_data_pb2.FeatVizPluginData(
-      version=PROTO_VERSION, kind=kind, role=role, layer=layer,
+      version=PROTO_VERSION, kind=kind_value(kind), role=role, layer=layer,
       units=[int(u) for u in units], value_low=float(value_range[0]),
       value_high=float(value_range[1]),
       display_shape=[int(d) for d in display_shape], companion_tag=companion_tag)

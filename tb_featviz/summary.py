@@ -71,7 +71,7 @@ def _write(kind, tag, blobs, record, *, step, layer, units, value_range,
   """Writes the IMAGES and RECORD (and ORIGINALS) series of one step.
 
   Args:
-    kind: AM, INVERSION or MFV.
+    kind: the kind's name, e.g. "am".
     tag: the IMAGES tag; the others are derived from it.
     blobs: a rank-1 string tensor of PNGs.
     record: a serialized StepRecord.
@@ -130,12 +130,12 @@ def am(name, data, step=None, *, activations=None, units=None,
       units=units, activations=[float(a) for a in activations],
       seconds=float(seconds or 0.0))
   shape = picture_shape(images, display_shape)
-  wrote = _write(metadata.AM, metadata.image_tag(metadata.AM, name),
+  wrote = _write("am", metadata.image_tag("am", name),
                  encode_pngs(images, value_range, shape), record, step=step,
                  layer=name, units=units, value_range=value_range,
                  display_shape=shape, description=description)
   if seconds is not None:
-    seconds_scalar(metadata.AM, name, seconds, step=step)
+    seconds_scalar("am", name, seconds, step=step)
   return wrote
 
 
@@ -179,7 +179,7 @@ def inversion(name, data, step=None, *, originals=None, errors=None,
                                        seconds=float(seconds or 0.0))
   shape = picture_shape(images, display_shape)
   wrote = _write(
-      metadata.INVERSION, metadata.image_tag(metadata.INVERSION, name),
+      "inversion", metadata.image_tag("inversion", name),
       encode_pngs(images, value_range, shape), record, step=step, layer=name,
       units=(), value_range=value_range, display_shape=shape,
       description=description,
@@ -188,7 +188,7 @@ def inversion(name, data, step=None, *, originals=None, errors=None,
                     step=step, description="Mean normalized feature error "
                     "||phi(x) - phi0||^2 / ||phi0||^2 of the reconstructions.")
   if seconds is not None:
-    seconds_scalar(metadata.INVERSION, name, seconds, step=step)
+    seconds_scalar("inversion", name, seconds, step=step)
   return wrote
 
 
@@ -254,17 +254,27 @@ def mfv(name, data, step=None, *, images=None, seconds=None, description=None):
       activations=[float(v) for v in data.activations],
       mean_activations=[float(v) for v in data.mean_activations],
       seconds=float(seconds or 0.0))
-  wrote = _write(metadata.MFV, metadata.image_tag(metadata.MFV, name, data.unit),
+  wrote = _write("mfv", metadata.image_tag("mfv", name, data.unit),
                  blobs, record, step=step, layer=name, units=[data.unit],
                  value_range=data.value_range, display_shape=shape,
                  description=description)
   if seconds is not None:
-    seconds_scalar(metadata.MFV, f"{name}/{data.unit}", seconds, step=step)
+    seconds_scalar("mfv", f"{name}/{data.unit}", seconds, step=step)
   return wrote
 
 
 def seconds_scalar(kind, layer, seconds, step=None):
-  """Writes how long a visualization took as an ordinary scalar (Scalars tab)."""
+  """Writes how long a visualization took as an ordinary scalar (Scalars tab).
+
+  Args:
+    kind: the kind's name, e.g. "am".
+    layer: the layer (or "<layer>/<unit>").
+    seconds: the wall-clock seconds.
+    step: the step (defaults to `tf.summary.experimental.get_step()`).
+
+  Returns:
+    True if the scalar was written, False if no default writer is set.
+  """
   return tf.summary.scalar(
-      f"{SECONDS_TAG_PREFIX}/{metadata.KIND_NAMES[kind]}/{layer}", seconds,
+      f"{SECONDS_TAG_PREFIX}/{kind}/{layer}", seconds,
       step=step, description="Wall-clock seconds spent on this visualization.")

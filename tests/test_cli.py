@@ -18,8 +18,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import tb_featviz  # noqa: E402
-from tb_featviz import cli  # noqa: E402
-from tb_featviz import run_config  # noqa: E402
+from tb_featviz import kinds  # noqa: E402
+from tb_featviz.watch import cli  # noqa: E402
+from tb_featviz.watch import config_file as run_config  # noqa: E402
 from tests import digits as digits_lib  # noqa: E402
 from tests import event_files  # noqa: E402
 
@@ -205,7 +206,7 @@ def test_help_for_every_command(capsys):
 
 def test_config_keys_are_the_callbacks_arguments():
   parameters = inspect.signature(tb_featviz.FeatureVizCallback.__init__).parameters
-  assert set(run_config.CALLBACK_KEYS) == set(parameters) - {"self", "log_dir"}
+  assert set(kinds.CONFIG_KEYS) == set(parameters) - {"self", "log_dir"}
 
 
 def test_json_and_toml_configs_load_the_same(tmp_path):

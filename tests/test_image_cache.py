@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tb_featviz import image_cache
+from tb_featviz.plugin import image_cache
 
 
 class Fetcher:

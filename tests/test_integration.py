@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from tb_featviz import plugin  # noqa: E402
+from tb_featviz.plugin import static_files  # noqa: E402
 from tb_featviz import summary  # noqa: E402
 from tests import tensorboard_server  # noqa: E402
 
@@ -114,7 +114,7 @@ def test_image_keys_give_pngs_with_security_headers(server):
 
 
 def test_index_js_is_served_as_javascript(server):
-  if not os.path.isfile(os.path.join(plugin.default_frontend_dir(), "index.js")):
+  if not os.path.isfile(os.path.join(static_files.default_frontend_dir(), "index.js")):
     pytest.skip("frontend/index.js is not written yet")
   status, headers, _ = tensorboard_server.get(_url(server, "/index.js"))
   assert status == 200

@@ -14,9 +14,9 @@ from tb_featviz import plugin_data_pb2
 
 
 def test_tags():
-  assert metadata.image_tag(metadata.AM, "conv2") == "featviz/am/conv2"
-  assert metadata.image_tag(metadata.INVERSION, "conv1") == "featviz/inversion/conv1"
-  assert metadata.image_tag(metadata.MFV, "logits", 3) == "featviz/mfv/logits/3"
+  assert metadata.image_tag("am", "conv2") == "featviz/am/conv2"
+  assert metadata.image_tag("inversion", "conv1") == "featviz/inversion/conv1"
+  assert metadata.image_tag("mfv", "logits", 3) == "featviz/mfv/logits/3"
   assert metadata.record_tag("featviz/am/conv2") == "featviz/am/conv2/record"
   assert metadata.originals_tag("featviz/inversion/conv1") == (
       "featviz/inversion/conv1/originals")
@@ -29,7 +29,7 @@ def test_tags():
 ])
 def test_summary_metadata_round_trip(role, data_class):
   meta = metadata.create_summary_metadata(
-      metadata.AM, role, layer="conv2", units=[0, 5, 7], value_range=(-1, 1),
+      "am", role, layer="conv2", units=[0, 5, 7], value_range=(-1, 1),
       display_shape=(28, 28, 1), companion_tag="featviz/am/conv2/record",
       description="*hi*")
   assert meta.plugin_data.plugin_name == metadata.PLUGIN_NAME == "featviz"
@@ -37,7 +37,8 @@ def test_summary_metadata_round_trip(role, data_class):
   assert meta.summary_description == "*hi*"
   parsed = metadata.parse_plugin_metadata(meta.plugin_data.content)
   assert parsed.version == metadata.PROTO_VERSION
-  assert (parsed.kind, parsed.role, parsed.layer) == (metadata.AM, role, "conv2")
+  assert (metadata.kind_name(parsed.kind), parsed.role, parsed.layer) == (
+      "am", role, "conv2")
   assert list(parsed.units) == [0, 5, 7]
   assert (parsed.value_low, parsed.value_high) == (-1.0, 1.0)
   assert list(parsed.display_shape) == [28, 28, 1]
@@ -51,7 +52,7 @@ def test_summary_metadata_round_trip(role, data_class):
     shape=st.lists(st.integers(1, 4096), min_size=3, max_size=3))
 def test_summary_metadata_round_trips_any_layer_and_units(layer, units, shape):
   meta = metadata.create_summary_metadata(
-      metadata.MFV, metadata.IMAGES, layer=layer, units=units, display_shape=shape)
+      "mfv", metadata.IMAGES, layer=layer, units=units, display_shape=shape)
   parsed = metadata.parse_plugin_metadata(meta.plugin_data.content)
   assert (parsed.layer, list(parsed.units), list(parsed.display_shape)) == (
       layer, units, shape)
@@ -69,7 +70,8 @@ def test_step_record_round_trip():
 
 
 def test_older_content_is_read():
-  old = plugin_data_pb2.FeatVizPluginData(version=0, kind=metadata.AM, layer="x")
+  old = plugin_data_pb2.FeatVizPluginData(version=0, kind=metadata.kind_value("am"),
+                                          layer="x")
   assert metadata.parse_plugin_metadata(old.SerializeToString()).layer == "x"
   assert metadata.parse_step_record(b"") == plugin_data_pb2.StepRecord()
 

@@ -380,7 +380,7 @@ def test_default_pieces_for_images_follow_lucid_and_smooth_only_pixels():
   assert fourier.regularizers == ()  # the 1/f spectrum is the smoothing
   pixels = recipe.resolve((28, 28, 1), param="pixel")
   assert [type(r) for r in pixels.regularizers] == [reg_lib.TotalVariation]
-  assert pixels.key != fourier.key
+  assert pixels != fourier
   plain = recipe.resolve((28, 28, 1), preset="plain")
   assert (plain.transforms, plain.regularizers) == (None, ())
 
@@ -429,9 +429,9 @@ def test_loops_traced_once_each_are_not_reported_as_retracing():
   tf.get_logger().addHandler(handler)
   try:
     for _ in range(8):
-      renderer = engine.Renderer(
+      renderer = engine.Renderer(engine.Loop(
           lambda images, targets: tf.reduce_mean(images, axis=[1, 2, 3]) * targets,
-          param_lib.PixelParam())
+          param_lib.PixelParam()))
       renderer(tf.zeros((2, 4, 4, 1)), tf.ones((2,)), steps=2,
                learning_rate=0.1, seed=0)
       assert renderer.trace_count == 1
@@ -479,12 +479,10 @@ def test_the_compiled_loop_has_no_host_callbacks(layer, preset):
   renderers = recipe.extractor(model, layer).__dict__["_renderers"]
   assert len(renderers) == 1
   [renderer] = renderers.values()
-  param = renderer.param
-  params = param.initial((2, 12, 12, 3), seed=[0, 0])
-  with renderer._tracing():  # noqa: SLF001 - the same context the renderer uses
-    concrete = renderer._loop.get_concrete_function(  # noqa: SLF001
-        params, tf.constant([0, 1], tf.int32), tf.constant(2), tf.constant(0.05),
-        tf.constant(0))
+  params = renderer.loop.param.initial((2, 12, 12, 3), seed=[0, 0])
+  concrete = renderer._loop.get_concrete_function(  # noqa: SLF001
+      params, tf.constant([0, 1], tf.int32), tf.constant(2), tf.constant(0.05),
+      tf.constant(0))
   assert renderer.trace_count == 1, "the cached trace should have been reused"
   ops = _graph_ops(concrete)
   assert "Conv2D" in ops and ops & {"While", "StatelessWhile"}, sorted(ops)

@@ -30,6 +30,8 @@ from werkzeug import test as werkzeug_test  # noqa: E402
 
 from tb_featviz import metadata  # noqa: E402
 from tb_featviz import plugin  # noqa: E402
+from tb_featviz.plugin import featviz_plugin  # noqa: E402
+from tb_featviz.plugin import static_files  # noqa: E402
 from tb_featviz import plugin_data_pb2  # noqa: E402
 from tb_featviz import summary  # noqa: E402
 
@@ -39,7 +41,7 @@ SECRET = b"TOP-SECRET-MARKER"
 
 
 def _write_images_only(tag, layer, images, step, record=None, content=None,
-                       kind=metadata.AM):
+                       kind="am"):
   """Writes a featviz IMAGES series by hand, with an optional raw RECORD."""
   shape = images.shape[1:]
   meta = metadata.create_summary_metadata(
@@ -53,7 +55,7 @@ def _write_images_only(tag, layer, images, step, record=None, content=None,
     _write_record(tag, layer, record, step, kind=kind)
 
 
-def _write_record(tag, layer, record, step, kind=metadata.AM):
+def _write_record(tag, layer, record, step, kind="am"):
   """Writes the raw RECORD of IMAGES series `tag` at `step` by hand."""
   record_meta = metadata.create_summary_metadata(
       kind, metadata.RECORD, layer=layer, companion_tag=tag)
@@ -106,14 +108,14 @@ def logdir(tmp_path_factory):
     record = metadata.create_step_record(
         activations=[3.0, 4.0], embedding=[0, 1, 2, 3, 4, 5], labels=[0, 1, 1],
         k=2, mean_activations=[1.0, float("inf")], seconds=2.0)
-    _write_images_only(metadata.image_tag(metadata.MFV, "logits", 3), "logits",
+    _write_images_only(metadata.image_tag("mfv", "logits", 3), "logits",
                        rng.random((2, 8, 8, 1), dtype=np.float32), 0,
-                       record=record, kind=metadata.MFV)
+                       record=record, kind="mfv")
   with tf.summary.create_file_writer(str(root / "future")).as_default():
     images = rng.random((2, 8, 8, 1), dtype=np.float32)
     summary.am("ok", images, step=0, activations=[1.0, 2.0])
     newer = plugin_data_pb2.FeatVizPluginData(
-        version=metadata.PROTO_VERSION + 1, kind=metadata.AM,
+        version=metadata.PROTO_VERSION + 1, kind=metadata.kind_value("am"),
         role=metadata.IMAGES, layer="future")
     _write_images_only("featviz/am/future", "future", images, 0,
                        content=newer.SerializeToString())
@@ -467,7 +469,7 @@ def test_steps_answer_is_kept_until_its_series_grows(tmp_path):
 
 def test_a_kept_inversion_listing_keeps_its_originals_remembered(logdir, monkeypatch):
   # Room for three series' step groups: the inversion, its originals, one more.
-  monkeypatch.setattr(plugin, "STEPS_CACHE_SIZE", 3)
+  monkeypatch.setattr(featviz_plugin, "STEPS_CACHE_SIZE", 3)
   context = base_plugin.TBContext(logdir=str(logdir[0]),
                                   data_provider=_provider(logdir[0]))
   featviz = plugin.FeatVizPlugin(context)
@@ -642,7 +644,7 @@ def test_symlink_in_the_real_layout_is_refused(static_root):
   (static_root / "frontend" / "late.js").symlink_to(static_root / "plugin.py")
   try:
     with pytest.raises(errors.NotFoundError):
-      featviz._read_static("late.js")
+      static_files.read(featviz._frontend_dir, "late.js")
   finally:
     (static_root / "frontend" / "late.js").unlink()
 
@@ -660,18 +662,18 @@ def test_no_static_name_escapes(tmp_path_factory, name):
                                  frontend_dir=str(frontend))
   for candidate in (name, urllib.parse.unquote(name), name + ".js"):
     try:
-      content, _ = featviz._read_static(candidate)
+      content, _ = static_files.read(featviz._frontend_dir, candidate)
     except errors.NotFoundError:
       continue
     assert content == b"ok"
 
 
 def test_default_frontend_folder_is_the_checkouts(client):
-  here = os.path.dirname(os.path.abspath(plugin.__file__))
+  here = os.path.dirname(os.path.dirname(os.path.abspath(static_files.__file__)))
   installed = os.path.join(here, "frontend")
   expected = installed if os.path.isdir(installed) else os.path.join(
       os.path.dirname(here), "frontend")
-  assert plugin.default_frontend_dir() == expected
+  assert static_files.default_frontend_dir() == expected
   index = os.path.join(expected, "index.js")
   if not os.path.isfile(index):
     pytest.skip("frontend/index.js is not written yet")

@@ -420,7 +420,6 @@ _X = np.zeros((4, 28, 28, 1), np.float32)
     (_digits_cnn, {"am": {"conv9": 4}}, "no layer named 'conv9'. Its layers are: conv1"),
     (_digits_cnn, {"am": {"conv2": [3, 40]}}, r"Unit id\(s\) \[40\] out of range .*"
      r"has 32 units \(valid ids 0..31\)"),
-    (_digits_cnn, {"am": {"conv2": []}}, "No units given for layer 'conv2'"),
     (_digits_cnn, {"inversion": {"images": np.zeros((2, 28, 28), np.float32),
                                  "layers": ["conv1"]}},
      r"shape \(2, 28, 28\); the model takes \(N, 28, 28, 1\)"),
@@ -466,7 +465,15 @@ def test_configuration_mistakes_fail_before_the_first_step(tmp_path, make_model,
 @pytest.mark.parametrize("options, message", [
     ({"am_options": {"stepz": 3}}, r"am_options has unknown option\(s\) \['stepz'\]"),
     ({"inversion": {"images": _X, "layers": ["conv1"], "layer": "conv2"}},
-     r"inversion takes .*unknown keys \['layer'\]"),
+     r"inversion takes the keys images, layers .*; unknown \['layer'\]"),
+    ({"am": {"conv3": "some"}}, r"Units of layer 'conv3': got 'some' \(a str\); "
+     r'give an int n \(the first n units\), a list of unit ids, or "all"'),
+    ({"am": {"conv3": 2.5}}, r"Units of layer 'conv3': got 2.5 \(a float\); give"),
+    ({"am": {"conv3": [1.0, 2]}}, r"got \[1.0, 2\] \(ids that are not integers\)"),
+    ({"am": {"conv3": [3, -1]}}, r"got \[3, -1\] \(negative ids\)"),
+    ({"am": {"conv3": []}}, r"Units of layer 'conv3': got \[\] \(an empty list\)"),
+    ({"am": {"conv3": {"a": 1}}}, r"got \{'a': 1\} \(a dict\)"),
+    ({"am": {"conv3": 0}}, r"got 0 \(a count below 1\)"),
     ({"value_range": (1.0, 0.0)}, "value_range must have low < high"),
 ])
 def test_mistakes_in_the_arguments_fail_at_once(tmp_path, options, message):

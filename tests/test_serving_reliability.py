@@ -50,6 +50,7 @@ from werkzeug import test as werkzeug_test  # noqa: E402
 
 from tb_featviz import metadata  # noqa: E402
 from tb_featviz import plugin  # noqa: E402
+from tb_featviz.plugin import static_files  # noqa: E402
 from tb_featviz import plugin_data_pb2  # noqa: E402
 from tb_featviz import summary  # noqa: E402
 from tests import tensorboard_server  # noqa: E402
@@ -58,7 +59,7 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SECRET = b"TOP-SECRET-MARKER"
 LOADERS = ["default", "--load_fast=false"]
 _WAIT_SECONDS = 60
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(plugin.__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(plugin.__file__))))
 # What no response may contain unless the request itself did.
 _LEAKS = [b"Traceback", b'File "', REPO.encode(), sys.prefix.encode(),
           os.path.dirname(os.path.abspath(tf.__file__)).encode(),
@@ -431,16 +432,16 @@ def crashed_logdir(tmp_path_factory):
     summary.am("ok", images, step=0, activations=[1.0, 2.0])
     for layer, content in [
         ("future", plugin_data_pb2.FeatVizPluginData(
-            version=metadata.PROTO_VERSION + 1, kind=metadata.AM,
+            version=metadata.PROTO_VERSION + 1, kind=metadata.kind_value("am"),
             role=metadata.IMAGES, layer="future").SerializeToString()),
         ("garbage", b"\xff\xff\xff\xff")]:
-      tag = metadata.image_tag(metadata.AM, layer)
-      meta = metadata.create_summary_metadata(metadata.AM, metadata.IMAGES,
+      tag = metadata.image_tag("am", layer)
+      meta = metadata.create_summary_metadata("am", metadata.IMAGES,
                                               layer=layer, display_shape=(8, 8, 1))
       meta.plugin_data.content = content
       tf.summary.write(tag, summary.encode_pngs(images, (0.0, 1.0), (8, 8, 1)),
                        step=0, metadata=meta)
-    meta = metadata.create_summary_metadata(metadata.AM, metadata.IMAGES, layer="ok",
+    meta = metadata.create_summary_metadata("am", metadata.IMAGES, layer="ok",
                                             units=[0, 1], display_shape=(8, 8, 1),
                                             companion_tag="featviz/am/ok/record")
     tf.summary.write("featviz/am/ok", summary.encode_pngs(images, (0.0, 1.0), (8, 8, 1)),
@@ -449,7 +450,7 @@ def crashed_logdir(tmp_path_factory):
                                        activations=[5.0, 6.0])
     tf.summary.write("featviz/am/ok/record", tf.constant(newer.SerializeToString()),
                      step=1, metadata=metadata.create_summary_metadata(
-                         metadata.AM, metadata.RECORD, layer="ok",
+                         "am", metadata.RECORD, layer="ok",
                          companion_tag="featviz/am/ok"))
   return root, expected
 
@@ -514,7 +515,7 @@ def test_names_that_json_escapes_have_readable_images(crashed_server, request):
         "expected a borrowed string'. The plugin passes keys through unchanged and "
         "cannot read blobs any other way; TensorBoard's Images tab fails the same.")))
   for run, layer in _ESCAPED_NAMES:
-    tag = metadata.image_tag(metadata.AM, layer)
+    tag = metadata.image_tag("am", layer)
     body = _wait_for(lambda: _steps_body(crashed_server, run, tag),
                      lambda b: b and b["steps"], f"the steps of {run!r}")
     assert body["steps"][0]["activations"] == [1.0, 2.0]
@@ -1136,7 +1137,7 @@ def test_fuzz_image(fuzz_env):
 
 def test_fuzz_index_js(fuzz_env):
   app, _, _, _, leaks, _, _ = fuzz_env
-  index = os.path.join(plugin.default_frontend_dir(), "index.js")
+  index = os.path.join(static_files.default_frontend_dir(), "index.js")
   with open(index, "rb") as f:
     expected = {f.read()}
 
@@ -1213,12 +1214,12 @@ def test_a_file_that_vanishes_while_served_is_a_404(tmp_path, monkeypatch):
       os.unlink(path)
     return result
 
-  monkeypatch.setattr(plugin.os.path, "isfile", isfile_then_remove)
+  monkeypatch.setattr(static_files.os.path, "isfile", isfile_then_remove)
   response = client.get("/data/plugin/featviz/static/gone.js")
   assert response.status_code == 404
   assert str(tmp_path).encode() not in response.get_data()
   with pytest.raises(errors.NotFoundError):
-    featviz._read_static("gone.js")
+    static_files.read(featviz._frontend_dir, "gone.js")
 
 
 @pytest.mark.parametrize("route, query", [

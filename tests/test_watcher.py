@@ -25,10 +25,10 @@ from tensorboard.backend.event_processing import event_file_loader  # noqa: E402
 from tensorboard.compat.proto import event_pb2  # noqa: E402
 
 import tb_featviz  # noqa: E402
-from tb_featviz import checkpoints  # noqa: E402
+from tb_featviz.watch import checkpoints  # noqa: E402
 from tb_featviz import summary  # noqa: E402
-from tb_featviz import watch_state  # noqa: E402
-from tb_featviz import watcher  # noqa: E402
+from tb_featviz.watch import state as watch_state  # noqa: E402
+from tb_featviz.watch import watcher  # noqa: E402
 from tests import digits as digits_lib  # noqa: E402
 from tests import event_files  # noqa: E402
 
@@ -161,7 +161,7 @@ def test_a_checkpoint_is_read_once_stable_across_two_polls_and_complete(tmp_path
 
 def test_run_log_state_file_roundtrip_and_foreign_event_files(tmp_path):
   run_dir = str(tmp_path / "featviz")
-  log = watch_state.RunLog(run_dir, own_suffix=".mine.v2")
+  log = watch_state.RunLog(run_dir, own_marker="mine")
   assert log.missing(0, IMAGE_TAGS) == list(IMAGE_TAGS)
   log.record(0, ["featviz/am/conv2"])
   log.record(1, list(IMAGE_TAGS) + ["featviz/inversion/conv1/originals"])
@@ -172,11 +172,11 @@ def test_run_log_state_file_roundtrip_and_foreign_event_files(tmp_path):
   # Someone else (the callback) logs step 5 of conv2 in the same run.
   with tf.summary.create_file_writer(run_dir).as_default():
     summary.am("conv2", np.zeros((2, 8, 8, 1), np.float32), step=5)
-  again = watch_state.RunLog(run_dir, own_suffix=".other.v2")
+  again = watch_state.RunLog(run_dir, own_marker="other")
   assert again.missing(0, IMAGE_TAGS) == ["featviz/inversion/conv1"]
   assert again.missing(1, IMAGE_TAGS) == []
   assert again.missing(5, IMAGE_TAGS) == ["featviz/inversion/conv1"]
-  assert again.originals_logged() == {"featviz/inversion/conv1"}
+  assert again.once_logged() == {"featviz/inversion/conv1/originals"}
   # An unreadable state file is ignored: the event files still tell step 5.
   with open(again.path, "w") as f:
     f.write("{not json")

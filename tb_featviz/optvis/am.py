@@ -56,45 +56,32 @@ def _starting_images(init, n, input_shape):
   return init
 
 
-def centre_mask(input_shape, fraction):
-  """A (1, H, W, 1) mask: 1 inside the central `fraction` of each side, 0 outside."""
-  height, width = input_shape[0], input_shape[1]
+@dataclasses.dataclass(frozen=True)
+class UnitObjective:
+  """AM's objective: the value of each image's own unit.
 
-  def band(size):
-    margin = int(round(size * (1.0 - fraction) / 2.0))
-    inside = np.zeros(size, np.float32)
-    inside[margin:size - margin] = 1.0
-    return inside
+  Attributes:
+    extractor: the model cut at the layer.
+    reduction: "channel" (mean over positions) or "neuron" (centre position).
+    keep_class: add CLASS_WEIGHT x the unit's log-softmax (a softmax layer
+      under the default preset).
+  """
+  extractor: features_lib.FeatureExtractor
+  reduction: str
+  keep_class: bool = False
 
-  return tf.constant(np.outer(band(height), band(width))[None, :, :, None])
-
-
-def _renderer(extractor, pieces, objective, optimizer, jit_compile, update_region,
-              keep_class):
-  def unit_value(images, units):
-    features = extractor(images)
-    if extractor.relu_deferred:
-      value = features_lib.woken_unit_objective(features, units, objective)
-    else:
-      value = features_lib.unit_objective(features, units, objective)
-    if keep_class:
+  def __call__(self, images, units):
+    if self.extractor.ends_in_relu:
+      # Read before the relu, so that a unit silent on the starting image can
+      # still be woken up (see woken_unit_objective).
+      return features_lib.woken_unit_objective(
+          self.extractor.before_relu(images), units, self.reduction)
+    features = self.extractor(images)
+    value = features_lib.unit_objective(features, units, self.reduction)
+    if self.keep_class:
       value += CLASS_WEIGHT * features_lib.unit_objective(
-          tf.nn.log_softmax(features), units, objective)
+          tf.nn.log_softmax(features), units, self.reduction)
     return value
-
-  gradient_mask = None
-  if update_region is not None:
-    mask = centre_mask(extractor.input_shape, update_region)
-    gradient_mask = lambda step, params: mask  # noqa: E731
-  return extractor.renderer(
-      ("am", objective, optimizer, bool(jit_compile), update_region, keep_class)
-      + pieces.key,
-      lambda: engine.Renderer(
-          unit_value, pieces.param, transforms=pieces.transforms,
-          regularizers=pieces.regularizers, optimizer=optimizer,
-          jit_compile=jit_compile,
-          tracing=lambda: extractor.tracing(redirect_relu=True),
-          gradient_mask=gradient_mask))
 
 
 def activation_maximization(model, layer, units=None, *, steps=256,
@@ -167,15 +154,18 @@ def activation_maximization(model, layer, units=None, *, steps=256,
                      "and param='pixel' (it masks the pixels' gradient).")
   keep_class = (extractor.before_softmax and preset == recipe.DEFAULT
                 and isinstance(regularizers, str) and regularizers == recipe.DEFAULT)
-  renderer = _renderer(extractor, pieces, objective, optimizer, jit_compile,
-                       update_region, keep_class)
+  renderer = extractor.renderer(engine.Loop(
+      UnitObjective(extractor, objective, keep_class), pieces.param,
+      transforms=pieces.transforms, regularizers=pieces.regularizers,
+      optimizer=optimizer, jit_compile=bool(jit_compile),
+      update_region=update_region))
 
   n = len(unit_ids)
   start = _starting_images(init, n, input_shape)
   # One draw for all units, then chunks: the noise a unit starts from does not
   # depend on how the units are chunked.
-  params = pieces.param.initial((n, *input_shape), seed=[seed, 0],
-                                init_images=start)
+  params = renderer.loop.param.initial((n, *input_shape), seed=[seed, 0],
+                                       init_images=start)
   images, activations = renderer.run_batched(
       params, tf.constant(unit_ids, tf.int32), batch_size=batch_size,
       steps=steps, learning_rate=learning_rate, seed=seed)

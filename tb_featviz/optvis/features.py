@@ -6,10 +6,13 @@ read before the activation, so that maximizing a class unit maximizes its logit.
 """
 
 import contextlib
+import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from tb_featviz.optvis import engine
 
 _SQUASHING_ACTIVATIONS = ("softmax", "sigmoid", "log_softmax")
 
@@ -225,7 +228,6 @@ class FeatureExtractor:
     target = self.layer
     self._unsquash = None
     self._relu = target if _is_relu(target) else None
-    self.relu_deferred = False  # True while tracing with redirect_relu
     # Whether the layer is read before a softmax (its outputs are logits).
     self.before_softmax = is_squashing(target) and _activation_name(
         target.activation) in ("softmax", "log_softmax")
@@ -246,82 +248,113 @@ class FeatureExtractor:
     self.output_rank = len(output.shape)
     self._renderers = {}
 
-  def renderer(self, key, build):
-    """The compiled loop cached under `key`, made by `build()` on first use.
+  def renderer(self, loop):
+    """The compiled loop of `loop` (an engine.Loop), built on first use.
 
-    Loops are cached per extractor (one per model and layer), so calling a
-    visualization again with the same options and shapes does not retrace.
+    Loops are cached per extractor (one per model and layer) under the Loop
+    itself, so a visualization called again with the same options reuses its
+    trace, and any option that changes the loop gets a loop of its own.
     """
-    if key not in self._renderers:
-      self._renderers[key] = build()
-    return self._renderers[key]
+    if loop not in self._renderers:
+      self._renderers[loop] = engine.Renderer(loop)
+    return self._renderers[loop]
 
-  def _linear_activation(self):
-    return _activation_removed(self._unsquash)
-
-  @contextlib.contextmanager
-  def _deferred_relu(self):
-    if self._relu is None:
-      yield
-      return
-    with _activation_removed(self._relu):
-      self.relu_deferred = True
-      try:
-        yield
-      finally:
-        self.relu_deferred = False
-
-  @contextlib.contextmanager
-  def tracing(self, redirect_relu=False):
-    """A context to enter around any call that may trace `__call__`.
-
-    Args:
-      redirect_relu: if the layer ends in a relu, trace it without, with
-        `relu_deferred` set, so that the objective can apply the relu itself
-        (see `woken_unit_objective`; used by activation maximization).
-    """
-    with self._linear_activation():
-      if redirect_relu:
-        with self._deferred_relu():
-          yield
-      else:
-        yield
+  @property
+  def ends_in_relu(self):
+    """Whether the layer's own activation is a relu (see `before_relu`)."""
+    return self._relu is not None
 
   def __call__(self, images):
-    """Returns the layer's output for `images`, float32, in inference mode."""
-    with self._linear_activation():
+    """Returns the layer's output for `images`, float32, in inference mode.
+
+    A softmax or sigmoid of the layer is left out: the output is the logits.
+    """
+    with _activation_removed(self._unsquash):
       out = self._truncated(images, training=False)
     return tf.cast(out, tf.float32)
 
+  def before_relu(self, images):
+    """The layer's output for `images` without its relu (see `ends_in_relu`).
+
+    The relu is swapped out for the duration of the call: the activation is
+    read when the call is traced, so no weights are copied, and the user's
+    model is as it was once the call returns.
+    """
+    with _activation_removed(self._relu):
+      return self(images)
+
   def check_units(self, units):
-    """Validates unit ids against the layer's width.
+    """Validates a units spec against the layer's width.
 
     Args:
-      units: None (all units), an int n (the first n units) or a list of ids.
+      units: None or "all" (all units), an int n (the first n units) or a
+        list of ids.
 
     Returns:
       A list of ints.
 
     Raises:
-      ValueError: if an id is outside [0, width) or the list is empty.
+      ValueError: for a spec of another form (see `parse_units`), or an id
+        outside [0, width).
     """
-    if units is None or (isinstance(units, str) and units == "all"):
+    units = parse_units(units, self.name, self.width)
+    if units == ALL_UNITS:
       return list(range(self.width))
     if isinstance(units, int):
-      if not 0 < units <= self.width:
+      if units > self.width:
         raise ValueError(
             f"Asked for the first {units} units of layer {self.name!r}, "
             f"which has {self.width} units; ask for 1 to {self.width}.")
       return list(range(units))
-    ids = [int(u) for u in units]
-    if not ids:
-      raise ValueError(f"No units given for layer {self.name!r}.")
-    bad = [u for u in ids if not 0 <= u < self.width]
+    bad = [u for u in units if u >= self.width]
     if bad:
       raise ValueError(
           f"Unit id(s) {bad} out of range for layer {self.name!r}, which "
           f"has {self.width} units (valid ids 0..{self.width - 1}).")
-    return ids
+    return units
+
+
+ALL_UNITS = "all"
+UNITS_FORMS = f'an int n (the first n units), a list of unit ids, or "{ALL_UNITS}"'
+
+
+def parse_units(units, layer, width=None):
+  """Checks the form of a units spec (the layer's width need not be known).
+
+  Args:
+    units: None or "all", an int n >= 1, or a non-empty list (or 1-D array) of
+      ids >= 0.
+    layer: the layer's name, for the message.
+    width: the layer's number of units, for the message, if known.
+
+  Returns:
+    "all", an int or a list of ints.
+
+  Raises:
+    ValueError: naming the layer, what was given and the accepted forms.
+  """
+  def integer(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+  if units is None or (isinstance(units, str) and units == ALL_UNITS):
+    return ALL_UNITS
+  if integer(units):
+    problem = "a count below 1" if units < 1 else None
+  elif isinstance(units, (list, tuple, np.ndarray)) and np.ndim(units) == 1:
+    problem = None
+    if not len(units):
+      problem = "an empty list"
+    elif not all(integer(u) for u in units):
+      problem = "ids that are not integers"
+    elif any(u < 0 for u in units):
+      problem = "negative ids"
+  else:
+    problem = f"a {type(units).__name__}"
+  if problem is not None:
+    size = "" if width is None else f" ({width} units)"
+    raise ValueError(f"Units of layer {layer!r}{size}: got {units!r} ({problem}); "
+                     f"give {UNITS_FORMS}.")
+  return int(units) if integer(units) else [int(u) for u in units]
 
 
 def _unit_values(features, units, objective):

@@ -67,6 +67,19 @@ def normalized_feature_error(features, target):
   return tf.reduce_sum(tf.square(difference), axis=1) / tf.maximum(energy, 1e-12)
 
 
+@dataclasses.dataclass(frozen=True)
+class FeatureMatch:
+  """Inversion's objective: minus the normalized error to the target features.
+
+  Attributes:
+    extractor: the model cut at the layer inverted.
+  """
+  extractor: features_lib.FeatureExtractor
+
+  def __call__(self, candidates, target):
+    return -normalized_feature_error(self.extractor(candidates), target)
+
+
 def check_images(images, input_shape, value_range, what="images"):
   """Validates a batch of model inputs; returns it as float32.
 
@@ -146,22 +159,15 @@ def invert(model, layer, images, *, steps=400, learning_rate=0.05, seed=0,
         tv_weight, beta, value_range,
         display_shape=None if image_input else display_shape[:2]))
   transforms = transforms_lib.Compose([transforms_lib.Jitter(jitter)]) if jitter else None
-  pixels = param_lib.PixelParam(value_range)
-  key = ("inversion", value_range, float(alpha), float(alpha_weight), float(beta),
-         float(tv_weight), int(jitter), display_shape, bool(jit_compile))
-
-  def feature_match(candidates, target):
-    return -normalized_feature_error(extractor(candidates), target)
-
-  renderer = extractor.renderer(key, lambda: engine.Renderer(
-      feature_match, pixels, transforms=transforms, regularizers=regularizers,
-      jit_compile=jit_compile, tracing=extractor.tracing,
-      final_learning_rate=0.01))
+  renderer = extractor.renderer(engine.Loop(
+      FeatureMatch(extractor), param_lib.PixelParam(value_range),
+      transforms=transforms, regularizers=regularizers,
+      jit_compile=bool(jit_compile), final_learning_rate=0.01))
   targets = tf.concat([extractor(images[i:i + batch_size])
                        for i in range(0, len(images), batch_size)], axis=0)
   features_lib.check_finite(
       targets, f"The model's output at layer {layer!r} for the probe images")
-  start = pixels.initial(images.shape, seed=[seed, 1])
+  start = renderer.loop.param.initial(images.shape, seed=[seed, 1])
   reconstructions, values = renderer.run_batched(
       start, targets, batch_size=batch_size, steps=steps,
       learning_rate=learning_rate, seed=seed)

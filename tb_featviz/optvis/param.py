@@ -7,6 +7,8 @@ projects them back into range after every step (the classic formulation).
 sigmoid into range (Olah et al. 2017), which favours natural-looking images.
 """
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
@@ -24,10 +26,15 @@ _INIT_STDDEV = 0.01
 _EDGE = 1e-3  # keeps logit(init) finite for pixels at the ends of the range
 
 
+def _float_pair(value_range):
+  return tuple(float(v) for v in value_range)
+
+
+@dataclasses.dataclass(frozen=True)
 class PixelParam:
   """Pixels optimized directly, clipped into `value_range` after each step.
 
-  Args:
+  Attributes:
     value_range: (low, high) of valid pixel values.
     noise: standard deviation of the starting noise, as a fraction of the range.
     norm_bound: if set, images are also kept inside the L2 ball of this radius
@@ -35,11 +42,18 @@ class PixelParam:
   """
 
   name = "pixel"
+  value_range: tuple = (0.0, 1.0)
+  noise: float = 0.1
+  norm_bound: float = None
 
-  def __init__(self, value_range=(0.0, 1.0), noise=0.1, norm_bound=None):
-    self.low, self.high = (float(v) for v in value_range)
-    self.noise = float(noise)
-    self.norm_bound = None if norm_bound is None else float(norm_bound)
+  def __post_init__(self):
+    object.__setattr__(self, "value_range", _float_pair(self.value_range))
+    object.__setattr__(self, "noise", float(self.noise))
+    if self.norm_bound is not None:
+      object.__setattr__(self, "norm_bound", float(self.norm_bound))
+
+  low = property(lambda self: self.value_range[0])
+  high = property(lambda self: self.value_range[1])
 
   def initial(self, shape, seed, init_images=None):
     """Returns the starting parameters for images of `shape` (n, ...)."""
@@ -97,6 +111,7 @@ def _cas2d(planes):
   return tf.matmul(_cas_matrix(height), tf.reshape(rows, (-1, height, width)))
 
 
+@dataclasses.dataclass(frozen=True)
 class FourierParam:
   """A 1/f-scaled spectrum per channel, decorrelated colour, sigmoid into range.
 
@@ -104,19 +119,26 @@ class FourierParam:
   The spectrum is over the cas basis for images up to 64 pixels a side, over
   the real DFT for larger ones (the same prior; see `_CAS_MAX_SIDE`).
 
-  Args:
+  Attributes:
     value_range: (low, high) of valid pixel values.
     decay_power: how fast the spectrum's scale falls with frequency.
   """
 
   name = "fourier"
+  value_range: tuple = (0.0, 1.0)
+  decay_power: float = 1.0
+  # (height, spectrum width) -> image width, recorded by `initial`: an odd
+  # width cannot be told from the spectrum's shape (W // 2 + 1 columns). A
+  # memo of shapes seen, not an option: it takes no part in comparisons.
+  _widths: dict = dataclasses.field(default_factory=dict, compare=False,
+                                    repr=False)
 
-  def __init__(self, value_range=(0.0, 1.0), decay_power=1.0):
-    self.low, self.high = (float(v) for v in value_range)
-    self.decay_power = float(decay_power)
-    # (height, spectrum width) -> image width, recorded by `initial`: an odd
-    # width cannot be told from the spectrum's shape (W // 2 + 1 columns).
-    self._widths = {}
+  def __post_init__(self):
+    object.__setattr__(self, "value_range", _float_pair(self.value_range))
+    object.__setattr__(self, "decay_power", float(self.decay_power))
+
+  low = property(lambda self: self.value_range[0])
+  high = property(lambda self: self.value_range[1])
 
   def _scale(self, height, width, half):
     """Per-coefficient scale: (H, 1, W//2+1) for half spectra, else (H, W)."""

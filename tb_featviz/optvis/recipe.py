@@ -1,7 +1,7 @@
 """Turns user options into the pieces the engine runs, with input-aware defaults.
 
 Shared by AM, inversion and MFV so that "default" means the same thing in all
-three, and so that cached compiled loops can be keyed by what was asked.
+three.
 """
 
 import dataclasses
@@ -63,26 +63,10 @@ def check_display_shape(display_shape, input_shape):
 
 @dataclasses.dataclass(frozen=True)
 class Pieces:
-  """What the engine runs, and a key that identifies it for caching."""
+  """What the engine runs besides the objective (see engine.Loop)."""
   param: object
   transforms: object
   regularizers: tuple
-  key: tuple
-
-
-def _key_of(option):
-  """A hashable stand-in for an option: itself when it compares by value."""
-  if option is None or isinstance(option, (str, int, float, tuple)):
-    return option
-  if isinstance(option, list):
-    return tuple(_key_of(o) for o in option)
-  if dataclasses.is_dataclass(option) and option.__dataclass_params__.frozen:
-    try:
-      hash(option)
-      return option
-    except TypeError:  # a field holds a list or another unhashable value
-      pass
-  return ("object", id(option))
 
 
 def resolve(input_shape, *, preset=DEFAULT, param=None, transforms=DEFAULT,
@@ -121,7 +105,6 @@ def resolve(input_shape, *, preset=DEFAULT, param=None, transforms=DEFAULT,
   plain = preset == PLAIN
   if param is None:
     param = "pixel" if plain or not image_input or norm_bound is not None else "fourier"
-  key = ("param", _key_of(param), value_range, norm_bound)
   if param == "pixel":
     param_obj = param_lib.PixelParam(value_range, norm_bound=norm_bound)
   else:
@@ -133,22 +116,16 @@ def resolve(input_shape, *, preset=DEFAULT, param=None, transforms=DEFAULT,
   if transforms == DEFAULT:
     transforms = None if plain or not image_input else (
         transforms_lib.default_transforms(input_shape[0], input_shape[1]))
-    key += ("transforms", DEFAULT if transforms else None)
   else:
     if transforms is not None and not image_input:
       raise ValueError("Spatial transforms need image inputs (batch, height, "
                        "width, channels); pass transforms=None for vector inputs.")
-    key += ("transforms", _key_of(transforms))
 
   if regularizers == DEFAULT:
     regularizers = [] if plain else _default_regularizers(
         image_input, isinstance(param_obj, param_lib.FourierParam), value_range,
         display_shape)
-    key += ("regularizers", DEFAULT, display_shape)
-  else:
-    regularizers = list(regularizers or [])
-    key += ("regularizers", _key_of(regularizers))
-  return Pieces(param_obj, transforms, tuple(regularizers), key + (preset,))
+  return Pieces(param_obj, transforms, tuple(regularizers or ()))
 
 
 def _default_regularizers(image_input, fourier, value_range, display_shape):

@@ -3,7 +3,7 @@
 `CheckpointVisualizer` loads one checkpoint after another into the same model
 and logs what FeatureVizCallback would have logged at that step (it runs the
 same `Visualizer`), skipping whatever the run directory already holds
-(`watch_state.RunLog`). `Watcher` polls a folder for checkpoints, waits until
+(`state.RunLog`). `Watcher` polls a folder for checkpoints, waits until
 each is completely written, and hands them over in step order.
 """
 
@@ -18,22 +18,19 @@ import time
 import keras
 import tensorflow as tf
 
-from tb_featviz import checkpoints
-from tb_featviz import metadata
-from tb_featviz import run_config
+from tb_featviz import checked_writer
+from tb_featviz import failures
 from tb_featviz import visualizer as visualizer_lib
-from tb_featviz import watch_state
+from tb_featviz.watch import checkpoints
+from tb_featviz.watch import config_file
+from tb_featviz.watch import state as state_lib
 
 # Test hook: seconds to sleep after each checkpoint, so that tests can stop a
 # watcher between two checkpoints.
 PAUSE_ENV = "_TB_FEATVIZ_TEST_PAUSE"
-# Events are written to disk only when a checkpoint is done (flush), never
-# half a visualization at a time.
-MAX_QUEUE = 1_000_000
-FLUSH_MILLIS = 10 ** 9
 
 
-class UsageError(run_config.ConfigError):
+class UsageError(config_file.ConfigError):
   """A configuration that does not fit the model, or weights without a model."""
 
 
@@ -43,13 +40,6 @@ class Interrupted(KeyboardInterrupt):
   def __init__(self, signum):
     super().__init__(signal.Signals(signum).name)
     self.signum = signum
-
-
-def one_line(error, limit=400):
-  """The first line of an exception's message, for a one-line report."""
-  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-  text = lines[0] if lines else type(error).__name__
-  return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 class SignalGuard:
@@ -116,10 +106,13 @@ class Report:
   load_seconds: float = 0.0
   seconds: float = 0.0
   skipped: bool = False
+  write_error: Exception = None  # the flush failed: nothing of it is recorded
 
   @property
   def failed(self):
-    return [o for o in self.outcomes if o.error is not None]
+    """The outcomes that failed, and the write error if there was one."""
+    found = [o.error for o in self.outcomes if o.error is not None]
+    return found + ([self.write_error] if self.write_error is not None else [])
 
   def describe(self):
     where = f"step {self.step} ({self.source}) {os.path.basename(self.path)}"
@@ -131,10 +124,14 @@ class Report:
       if outcome.error is None:
         parts.append(f"{name} {outcome.seconds:.1f}s")
       else:
-        parts.append(f"{name} FAILED ({type(outcome.error).__name__}: "
-                     f"{one_line(outcome.error, 200)})")
-    return (f"{where}: {', '.join(parts)}; load {self.load_seconds:.1f}s, "
+        parts.append(f"{name} FAILED ({failures.one_line(outcome.error, limit=200)})")
+    text = (f"{where}: {', '.join(parts)}; load {self.load_seconds:.1f}s, "
             f"total {self.seconds:.1f}s")
+    if self.write_error is not None:
+      text += (f"; NOT WRITTEN ({failures.one_line(self.write_error, limit=200)})."
+               f"{failures.disk_advice(self.write_error)} It is tried again at the "
+               "next run")
+    return text
 
 
 def load_model(path):
@@ -145,14 +142,15 @@ def load_model(path):
     return keras.models.load_model(path, compile=False)
   except Exception as error:  # pylint: disable=broad-except
     raise checkpoints.CheckpointError(
-        f"cannot load a model from {path}: {one_line(error)}") from None
+        f"cannot load a model from {path}: "
+        f"{failures.one_line(error, limit=400, with_type=False)}") from None
 
 
 class CheckpointVisualizer:
   """Logs the configured visualizations of checkpoints into one run directory.
 
   Args:
-    config: a `run_config.RunConfig`.
+    config: a `config_file.RunConfig`.
     logdir: the log directory; summaries go to `<logdir>/<run_name>`.
     architecture: a `.keras` file whose model the checkpoints' weights are
       loaded into; None to take the model from the first `.keras` checkpoint.
@@ -169,18 +167,20 @@ class CheckpointVisualizer:
     try:
       self.visualizer = visualizer_lib.Visualizer(**config.visualizer)
     except ValueError as error:
-      raise UsageError(f"{config.path}: {one_line(error)}") from None
+      raise UsageError(f"{config.path}: "
+                       f"{failures.one_line(error, with_type=False)}") from None
     self.config = config
     self.run_dir = os.path.join(logdir, run_name or config.run_name)
     self.guard = guard
-    self.suffix = f".featviz-watch-{os.getpid()}-{secrets.token_hex(3)}.v2"
+    name = f"featviz-watch-{os.getpid()}-{secrets.token_hex(3)}"
     try:
-      self.run_log = watch_state.RunLog(self.run_dir, own_suffix=self.suffix,
-                                        lock=True)
-    except watch_state.RunLocked as error:
+      self.run_log = state_lib.RunLog(self.run_dir, own_marker=name, lock=True)
+    except state_lib.RunLocked as error:
       raise UsageError(str(error)) from None
     self.model = None
-    self._writer = None
+    # Events reach the disk only when a checkpoint is done, never half of one.
+    self.events = checked_writer.CheckedWriter(self.run_dir, name=name,
+                                               flush_only_when_asked=True)
     if architecture is not None:
       try:
         self._use(load_model(architecture), architecture)
@@ -193,7 +193,7 @@ class CheckpointVisualizer:
       self.visualizer.validate(model)
     except ValueError as error:
       raise UsageError(f"{self.config.path} does not fit the model of {source}: "
-                       f"{one_line(error)}") from None
+                       f"{failures.one_line(error, with_type=False)}") from None
     self.model = model
 
   @property
@@ -216,17 +216,10 @@ class CheckpointVisualizer:
     except Exception as error:  # pylint: disable=broad-except
       raise checkpoints.CheckpointError(
           f"cannot load the weights of {os.path.basename(path)} into the model: "
-          f"{one_line(error)}") from None
+          f"{failures.one_line(error, limit=400, with_type=False)}") from None
 
   def _hold(self):
     return self.guard.hold() if self.guard is not None else contextlib.nullcontext()
-
-  def writer(self):
-    if self._writer is None:
-      self._writer = tf.summary.create_file_writer(
-          self.run_dir, max_queue=MAX_QUEUE, flush_millis=FLUSH_MILLIS,
-          filename_suffix=self.suffix)
-    return self._writer
 
   def process(self, path, step, source):
     """Visualizes the checkpoint at `path` as step `step`, unless already logged.
@@ -248,39 +241,41 @@ class CheckpointVisualizer:
       return report
     self._load(path)
     report.load_seconds = time.perf_counter() - started
-    logged = self.run_log.originals_logged()
-    had_originals = {
-        layer for layer in self.visualizer.inversion_layers
-        if metadata.image_tag(metadata.INVERSION, layer) in logged}
-    self.visualizer.originals_written = set(had_originals)
-    written = []
+    self.visualizer.written_once = self.run_log.once_logged()
+    written = []  # the outcomes of the items written
 
     def note(outcome):
-      if outcome.error is None:
-        written.append(outcome.item.tag)
-        if outcome.item.kind == "inversion" and outcome.item.name not in had_originals:
-          written.append(metadata.originals_tag(outcome.item.tag))
+      if outcome.tags:
+        written.append(outcome)
 
-    writer = self.writer()
+    try:
+      writer = self.events.open()
+    except (OSError, tf.errors.OpError) as error:  # WriteFailedError included
+      report.write_error = error
+      report.seconds = time.perf_counter() - started
+      return report
     try:
       report.outcomes = self.visualizer.run(
           self.model, step, writer=writer, run_dir=self.run_dir,
-          skip=set(self.tags) - set(missing),
-          guard=self.guard.hold if self.guard is not None else None,
+          skip=set(self.tags) - set(missing), guard=self.guard and self.guard.hold,
           on_outcome=note)
     finally:
       with self._hold():
-        writer.flush()
-        if written:
-          self.run_log.record(step, written)
+        try:
+          # Each item written adds at least its IMAGES and RECORD events.
+          self.events.flush(min_records=2 * len(written))
+        except Exception as error:  # pylint: disable=broad-except
+          self.events.discard()
+          report.write_error = error
+        else:
+          if written:
+            self.run_log.record(step, [tag for o in written for tag in o.tags])
     report.seconds = time.perf_counter() - started
     return report
 
   def close(self):
     """Flushes and closes the writer, and lets another process take the run."""
-    if self._writer is not None:
-      self._writer.close()
-      self._writer = None
+    self.events.close()
     self.run_log.close()
 
 

@@ -24,23 +24,12 @@ import os
 
 import numpy as np
 
+from tb_featviz import kinds
+
 try:
   import tomllib
 except ImportError:  # Python 3.10
   tomllib = None
-
-# The keyword arguments of FeatureVizCallback but log_dir (a test checks).
-CALLBACK_KEYS = ("am", "am_options", "inversion", "inversion_options", "mfv",
-                 "mfv_options", "every_n_epochs", "every_n_steps", "value_range",
-                 "display_shape", "budget", "run_name")
-# What the Visualizer takes; the rest are about the callback's schedule.
-VISUALIZER_KEYS = ("am", "am_options", "inversion", "inversion_options", "mfv",
-                   "mfv_options", "value_range", "display_shape")
-DEFAULT_RUN_NAME = "featviz"  # as FeatureVizCallback's
-
-# Where arrays may be given as file references: (section, key).
-ARRAY_FIELDS = (("inversion", "images"), ("mfv", "images"), ("mfv", "labels"),
-                ("am_options", "init"))
 
 
 class ConfigError(ValueError):
@@ -61,7 +50,7 @@ class RunConfig:
   """
   path: str
   visualizer: dict
-  run_name: str = DEFAULT_RUN_NAME
+  run_name: str = kinds.DEFAULT_RUN_NAME
   batch_steps: bool = False
 
 
@@ -126,6 +115,13 @@ def load_array(reference, base_dir, what):
     return loaded[key]
 
 
+# Where arrays may be given as file references: (section, key).
+ARRAY_FIELDS = tuple(
+    [(kind.name, key) for kind in kinds.KINDS for key in kind.array_keys]
+    + [(kinds.options_key(kind), key) for kind in kinds.KINDS
+       for key in kind.option_array_keys])
+
+
 def _resolve_arrays(config, base_dir):
   for section, key in ARRAY_FIELDS:
     part = config.get(section)
@@ -147,8 +143,8 @@ def _resolve_arrays(config, base_dir):
 
 
 def _check_types(config):
-  for key in ("am", "am_options", "inversion", "inversion_options", "mfv",
-              "mfv_options"):
+  for key in (key for kind in kinds.KINDS
+              for key in (kind.name, kinds.options_key(kind))):
     if key in config and not isinstance(config[key], dict):
       raise ConfigError(f"{key} must be an object (a table in TOML), got "
                         f"{type(config[key]).__name__} {config[key]!r}.")
@@ -162,7 +158,7 @@ def _check_types(config):
   if "value_range" in config and len(config["value_range"]) != 2:
     raise ConfigError(f"value_range must be [low, high], got "
                       f"{list(config['value_range'])}.")
-  run_name = config.get("run_name", DEFAULT_RUN_NAME)
+  run_name = config.get("run_name", kinds.DEFAULT_RUN_NAME)
   if (not isinstance(run_name, str) or not run_name.strip()
       or os.path.isabs(run_name) or ".." in run_name.replace("\\", "/").split("/")):
     raise ConfigError(f"run_name must be a relative directory name inside the "
@@ -194,13 +190,13 @@ def load(path):
   if not isinstance(config, dict):
     raise ConfigError(f"{path}: the configuration must be an object of "
                       f"FeatureVizCallback arguments, got {type(config).__name__}.")
-  unknown = sorted(set(config) - set(CALLBACK_KEYS))
+  unknown = sorted(set(config) - set(kinds.CONFIG_KEYS))
   if unknown:
     raise ConfigError(f"{path}: unknown key(s) {', '.join(map(repr, unknown))}; "
-                      f"the keys are {', '.join(CALLBACK_KEYS)}.")
-  if not any(config.get(key) for key in ("am", "inversion", "mfv")):
-    raise ConfigError(f"{path}: nothing to visualize; give at least one of am, "
-                      "inversion, mfv.")
+                      f"the keys are {', '.join(kinds.CONFIG_KEYS)}.")
+  if not any(config.get(kind.name) for kind in kinds.KINDS):
+    raise ConfigError(f"{path}: nothing to visualize; give at least one of "
+                      f"{', '.join(kind.name for kind in kinds.KINDS)}.")
   try:
     _check_types(config)
     _resolve_arrays(config, os.path.dirname(os.path.abspath(path)))
@@ -208,6 +204,6 @@ def load(path):
     raise ConfigError(f"{path}: {error}") from None
   return RunConfig(
       path=path,
-      visualizer={key: config[key] for key in VISUALIZER_KEYS if key in config},
-      run_name=config.get("run_name", DEFAULT_RUN_NAME),
+      visualizer={key: config[key] for key in kinds.VISUALIZER_KEYS if key in config},
+      run_name=config.get("run_name", kinds.DEFAULT_RUN_NAME),
       batch_steps=config.get("every_n_steps") is not None)

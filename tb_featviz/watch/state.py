@@ -80,8 +80,9 @@ class RunLog:
 
   Args:
     run_dir: `<logdir>/<run_name>` (need not exist yet).
-    own_suffix: the filename suffix of this process's event files; their
-      content is known from `record`, so they are never read back.
+    own_marker: the mark in the names of this process's event files (see
+      CheckedWriter's `name`); their content is known from `record`, so they
+      are never read back.
     lock: hold an exclusive lock on the run (`.tb_featviz_watch.lock`, POSIX
       only) until `close`, so that two watchers never write the same run. The
       operating system releases it when the process ends, however it ends.
@@ -90,10 +91,10 @@ class RunLog:
     RunLocked: if another process holds the lock.
   """
 
-  def __init__(self, run_dir, own_suffix=None, lock=False):
+  def __init__(self, run_dir, own_marker=None, lock=False):
     self.run_dir = run_dir
     self.path = os.path.join(run_dir, STATE_FILENAME)
-    self.own_suffix = own_suffix
+    self.own_marker = own_marker
     self.done = {}  # step -> set of tags
     self.accounted = {}  # event file name -> size accounted for
     self._lock = None
@@ -153,8 +154,7 @@ class RunLog:
   def refresh(self):
     """Reads the event files not yet accounted for (other writers' new steps)."""
     for name, size in sorted(self._event_files().items()):
-      own = self.own_suffix is not None and name.endswith(self.own_suffix)
-      if own or self.accounted.get(name) == size:
+      if self._own(name) or self.accounted.get(name) == size:
         continue
       for step, tags in read_tags(os.path.join(self.run_dir, name)).items():
         self.done.setdefault(step, set()).update(tags)
@@ -165,10 +165,13 @@ class RunLog:
     have = self.done.get(step, set())
     return [tag for tag in tags if tag not in have]
 
-  def originals_logged(self):
-    """The images tags whose inversion originals are logged (at any step)."""
-    return {tag[:-len(ORIGINALS_ENDING)] for tags in self.done.values()
-            for tag in tags if tag.endswith(ORIGINALS_ENDING)}
+  def _own(self, name):
+    return self.own_marker is not None and f".{self.own_marker}-" in name
+
+  def once_logged(self):
+    """The tags of data written once per run (originals) that are logged."""
+    return {tag for tags in self.done.values() for tag in tags
+            if tag.endswith(ORIGINALS_ENDING)}
 
   def record(self, step, tags):
     """Notes that `tags` were logged at `step` and flushed; saves the state.
@@ -177,10 +180,9 @@ class RunLog:
     are taken as accounted for.
     """
     self.done.setdefault(step, set()).update(tags)
-    if self.own_suffix is not None:
-      for name, size in self._event_files().items():
-        if name.endswith(self.own_suffix):
-          self.accounted[name] = size
+    for name, size in self._event_files().items():
+      if self._own(name):
+        self.accounted[name] = size
     self.save()
 
   def save(self):

@@ -5,16 +5,8 @@ and serves it as JSON and PNG (see docs/http_api.md), plus the panel's own files
 from the `frontend` folder. Imports no TensorFlow.
 """
 
-import collections
-import gzip
-import json
 import logging
-import math
-import os
-import re
-import threading
 
-import numpy as np
 from google.protobuf import message as pb_message
 from tensorboard import errors
 from tensorboard import plugin_util
@@ -23,8 +15,10 @@ from tensorboard.data import provider
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from tb_featviz import image_cache
 from tb_featviz import metadata
+from tb_featviz.plugin import image_cache
+from tb_featviz.plugin import static_files
+from tb_featviz.plugin import steps as steps_lib
 
 logger = logging.getLogger(__name__)
 
@@ -39,44 +33,10 @@ STEPS_CACHE_SIZE = 16
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _MAX_KEY_LENGTH = 8192
-
-# Only these kinds of files are ever served from the frontend folder.
-_CONTENT_TYPES = {
-    ".js": "text/javascript",
-    ".mjs": "text/javascript",
-    ".css": "text/css",
-    ".html": "text/html",
-    ".json": "application/json",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-}
-# One path segment of a static file: no "..", no hidden files, no "\", "%",
-# NUL, ":" or anything else outside this set.
-_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 _STATIC_ROUTE = "/static/"
 
 _PARSE_ERRORS = (metadata.UnsupportedVersionError, TypeError, ValueError,
                  pb_message.DecodeError)
-
-
-def default_frontend_dir():
-  """The folder the panel's files are served from.
-
-  Returns:
-    `tb_featviz/frontend` when it exists (an installed package), else the
-    top-level `frontend/` folder of a source checkout.
-  """
-  here = os.path.dirname(os.path.abspath(__file__))
-  installed = os.path.join(here, "frontend")
-  if os.path.isdir(installed):
-    return installed
-  return os.path.join(os.path.dirname(here), "frontend")
-
-
-def _finite(value):
-  """`value` as a float, or None when it is NaN or infinite (JSON has neither)."""
-  value = float(value)
-  return value if math.isfinite(value) else None
 
 
 def _query_arg(request, name):
@@ -92,80 +52,12 @@ def _query_arg(request, name):
     raise errors.InvalidArgumentError("The query string is not valid UTF-8") from None
 
 
-def _record_bytes(array):
-  """The bytes of a scalar string tensor as returned by `read_tensors`."""
-  value = np.asarray(array)
-  if value.size != 1:
-    raise ValueError(f"Expected a scalar string tensor, got shape {value.shape}")
-  value = value.reshape(-1)[0]
-  return bytes(value) if isinstance(value, bytes) else value
-
-
-def _step_entry(kind, data, datum, record):
-  """The JSON of one step: its images and, when `record` is not None, numbers."""
-  def floats(values):
-    return [_finite(v) for v in values] if record else []
-  entry = {
-      "step": datum.step,
-      "wall_time": _finite(datum.wall_time),
-      "units": list(record.units if record and record.units else data.units),
-      "activations": floats(record and record.activations),
-      "seconds": _finite(record.seconds) if record else None,
-      "images": [ref.blob_key for ref in datum.values],
-  }
-  if kind == "inversion":
-    entry["errors"] = floats(record and record.errors)
-  elif kind == "mfv":
-    points = floats(record and record.embedding)
-    entry["embedding"] = [points[i:i + 2] for i in range(0, len(points), 2)]
-    entry["labels"] = list(record.labels) if record else []
-    entry["k"] = record.k if record else 0
-    entry["mean_activations"] = floats(record and record.mean_activations)
-  return entry
-
-
-def _gzipped_json(value):
-  """`value` as compact JSON, gzipped as TensorBoard's `http_util` does.
-
-  Everything in `value` must already be JSON: no NaN, no bytes.
-  """
-  text = json.dumps(value, separators=(",", ":"), allow_nan=False)
-  return gzip.compress(text.encode("ascii"), compresslevel=3, mtime=0)
-
-
-class _StepsCache:
-  """The last few /steps answers, each kept while its series does not grow.
-
-  Building the answer of a long series costs far more than checking whether it
-  changed: reading every step's blob keys and records, then serializing and
-  compressing megabytes of JSON, and the allocations make Python run full
-  garbage collections of TensorBoard's large heap. An answer is stored under
-  (experiment, run, tag) with a fingerprint of its IMAGES series (last step and
-  wall time, which every new step moves), and only when it is complete (every
-  step has its record; inversion has its originals), so that a record that
-  arrives after its images is never missed.
-  """
-
-  def __init__(self, size=STEPS_CACHE_SIZE):
-    self._size = size
-    self._answers = collections.OrderedDict()
-    self._lock = threading.Lock()
-
-  def get(self, key, fingerprint):
-    """The stored body for `key` if it was stored with `fingerprint`, else None."""
-    with self._lock:
-      stored = self._answers.get(key)
-      if stored is None or stored[0] != fingerprint:
-        return None
-      self._answers.move_to_end(key)
-      return stored[1]
-
-  def put(self, key, fingerprint, body):
-    with self._lock:
-      self._answers[key] = (fingerprint, body)
-      self._answers.move_to_end(key)
-      while len(self._answers) > self._size:
-        self._answers.popitem(last=False)
+def _fingerprint(time_series):
+  """What changes whenever a step is added to a series (None: no series)."""
+  if time_series is None:
+    return None
+  return (time_series.max_step, time_series.max_wall_time,
+          time_series.plugin_content)
 
 
 class FeatVizPlugin(base_plugin.TBPlugin):
@@ -178,13 +70,13 @@ class FeatVizPlugin(base_plugin.TBPlugin):
 
     Args:
       context: a `base_plugin.TBContext`; only its `data_provider` is used.
-      frontend_dir: the folder of the panel's files; `default_frontend_dir()`
-        when None.
+      frontend_dir: the folder of the panel's files;
+        `static_files.default_frontend_dir()` when None.
     """
     self._data_provider = context.data_provider
-    self._frontend_dir = frontend_dir or default_frontend_dir()
+    self._frontend_dir = frontend_dir or static_files.default_frontend_dir()
     self._warned = set()
-    self._steps_cache = _StepsCache()
+    self._steps_cache = steps_lib.StepsCache(STEPS_CACHE_SIZE)
     self._images = image_cache.StepImageCache(max_series=STEPS_CACHE_SIZE)
 
   def get_plugin_apps(self):
@@ -231,11 +123,12 @@ class FeatVizPlugin(base_plugin.TBPlugin):
         if data is None:
           continue
         result.setdefault(run, {})[tag] = {
-            "kind": metadata.KIND_NAMES.get(data.kind, "unknown"),
+            "kind": metadata.kind_name(data.kind),
             "layer": data.layer,
             "units": list(data.units),
             "display_shape": list(data.display_shape),
-            "value_range": [_finite(data.value_low), _finite(data.value_high)],
+            "value_range": [steps_lib.finite(data.value_low),
+                            steps_lib.finite(data.value_high)],
             "description": time_series.description,
         }
     return result
@@ -251,7 +144,8 @@ class FeatVizPlugin(base_plugin.TBPlugin):
       if datum.step in records:
         continue
       try:
-        records[datum.step] = metadata.parse_step_record(_record_bytes(datum.numpy))
+        records[datum.step] = metadata.parse_step_record(
+            steps_lib.record_bytes(datum.numpy))
       except _PARSE_ERRORS as error:
         self._warn_once(("record", run, record_tag, datum.step),
                         "featviz: skipping the record of run %r tag %r step %d: %s",
@@ -259,10 +153,11 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     return records
 
   def _steps_impl(self, ctx, experiment, run, tag):
-    """The /steps answer of `tag` of `run` as gzipped JSON (see _StepsCache)."""
+    """The /steps answer of `tag` of `run` as gzipped JSON (see StepsCache)."""
+    originals_tag = metadata.originals_tag(tag)
     listing = self._data_provider.list_blob_sequences(
         ctx, experiment_id=experiment, plugin_name=metadata.PLUGIN_NAME,
-        run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]))
+        run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag, originals_tag]))
     time_series = listing.get(run, {}).get(tag)
     data = None
     if time_series is not None:
@@ -270,28 +165,30 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     if data is None:
       raise errors.NotFoundError(
           f"No featviz visualization for run {run!r}, tag {tag!r}")
+    originals = listing.get(run, {}).get(originals_tag)
     key = (experiment, run, tag)
-    fingerprint = (time_series.max_step, time_series.max_wall_time,
-                   time_series.plugin_content)
+    fingerprint = (_fingerprint(time_series), _fingerprint(originals))
     body = self._steps_cache.get(key, fingerprint)
     if body is not None:
       self._images.touch(key)
-      if data.kind == metadata.INVERSION:
-        self._images.touch((experiment, run, metadata.originals_tag(tag)))
+      if originals is not None:
+        self._images.touch((experiment, run, originals_tag))
     else:
-      answer, complete = self._steps_answer(ctx, experiment, run, tag, data)
-      body = _gzipped_json(answer)
+      answer, complete = self._steps_answer(ctx, experiment, run, tag, data,
+                                            with_originals=originals is not None)
+      body = steps_lib.gzipped_json(answer)
       if complete:
         self._steps_cache.put(key, fingerprint, body)
     return body
 
-  def _steps_answer(self, ctx, experiment, run, tag, data):
-    """(the /steps answer of `tag`, whether every part of it was there).
+  def _steps_answer(self, ctx, experiment, run, tag, data, with_originals):
+    """(the /steps answer of `tag`, whether every step had its record).
 
     Args:
       ctx, experiment: as TensorBoard passes them to the data provider.
       run, tag: the IMAGES series.
       data: its FeatVizPluginData.
+      with_originals: whether the series has an ORIGINALS companion.
     """
     blobs = self._blob_series(ctx, experiment, run, tag) or []
     self._images.remember_steps(
@@ -299,18 +196,16 @@ class FeatVizPlugin(base_plugin.TBPlugin):
         ([ref.blob_key for ref in datum.values] for datum in blobs))
     records = self._records_by_step(
         ctx, experiment, run, data.companion_tag or metadata.record_tag(tag))
-    kind = metadata.KIND_NAMES.get(data.kind, "unknown")
-    steps = [_step_entry(kind, data, datum, records.get(datum.step))
+    steps = [steps_lib.step_entry(datum, records.get(datum.step), data.units)
              for datum in sorted(blobs, key=lambda d: d.step)]
-    result = {"run": run, "tag": tag, "kind": kind, "steps": steps}
-    complete = all(datum.step in records for datum in blobs)
-    if kind == "inversion":
+    result = {"run": run, "tag": tag, "kind": metadata.kind_name(data.kind),
+              "steps": steps}
+    if with_originals:
       originals_tag = metadata.originals_tag(tag)
       result["originals"] = self._latest_keys(ctx, experiment, run, originals_tag)
       self._images.remember_steps((experiment, run, originals_tag),
                                   [result["originals"]])
-      complete = complete and bool(result["originals"])
-    return result, complete
+    return result, all(datum.step in records for datum in blobs)
 
   def _blob_series(self, ctx, experiment, run, tag):
     """Every step of blob sequence `tag` of `run`, or None if there is none."""
@@ -351,22 +246,6 @@ class FeatVizPlugin(base_plugin.TBPlugin):
       raise errors.NotFoundError("No such image")
     return bytes(blob)
 
-  def _read_static(self, name):
-    """(bytes, content type) of frontend file `name`; raises NotFoundError."""
-    segments = name.split("/")
-    content_type = _CONTENT_TYPES.get(os.path.splitext(name)[1].lower())
-    if content_type is None or not all(_SAFE_SEGMENT.match(s) for s in segments):
-      raise errors.NotFoundError(f"No such file: {name!r}")
-    root = os.path.realpath(self._frontend_dir)
-    path = os.path.realpath(os.path.join(root, *segments))
-    if os.path.commonpath([root, path]) != root or not os.path.isfile(path):
-      raise errors.NotFoundError(f"No such file: {name!r}")
-    try:
-      with open(path, "rb") as f:
-        return f.read(), content_type
-    except OSError:  # removed or made unreadable since the check above
-      raise errors.NotFoundError(f"No such file: {name!r}") from None
-
   @wrappers.Request.application
   def _serve_tags(self, request):
     ctx = plugin_util.context(request.environ)
@@ -396,7 +275,7 @@ class FeatVizPlugin(base_plugin.TBPlugin):
 
   @wrappers.Request.application
   def _serve_index_js(self, request):
-    content, content_type = self._read_static("index.js")
+    content, content_type = static_files.read(self._frontend_dir, "index.js")
     return http_util.Respond(request, content, content_type)
 
   @wrappers.Request.application
@@ -404,39 +283,5 @@ class FeatVizPlugin(base_plugin.TBPlugin):
     path = request.path
     start = path.find(_STATIC_ROUTE)
     name = path[start + len(_STATIC_ROUTE):] if start >= 0 else ""
-    content, content_type = self._read_static(name)
+    content, content_type = static_files.read(self._frontend_dir, name)
     return http_util.Respond(request, content, content_type)
-
-
-class FeatVizLoader(base_plugin.TBLoader):
-  """Loads FeatVizPlugin and makes TensorBoard keep every featviz step.
-
-  TensorBoard keeps only about 10 steps of a third-party plugin's series unless
-  told otherwise; `fix_flags` makes `--samples_per_plugin=featviz=all` the
-  default, so the panel shows every step. A value the user gives wins.
-  """
-
-  def fix_flags(self, flags):
-    """Adds `featviz=0` (keep all) to `flags.samples_per_plugin` if unset.
-
-    Args:
-      flags: TensorBoard's parsed flags (an `argparse.Namespace`).
-    """
-    samples = getattr(flags, "samples_per_plugin", None)
-    if isinstance(samples, str):  # not parsed yet, e.g. set via `configure()`
-      samples = dict((k.strip(), int(v)) for k, v in
-                     (pair.split("=") for pair in samples.split(",") if pair))
-    samples = dict(samples or {})
-    samples.setdefault(metadata.PLUGIN_NAME, 0)
-    flags.samples_per_plugin = samples
-
-  def load(self, context):
-    """Returns a FeatVizPlugin.
-
-    Args:
-      context: a `base_plugin.TBContext`.
-
-    Returns:
-      A `FeatVizPlugin`.
-    """
-    return FeatVizPlugin(context)

@@ -21,8 +21,10 @@ import sys
 import tempfile
 import textwrap
 
-from tb_featviz import checkpoints
-from tb_featviz import run_config
+from tb_featviz import failures
+from tb_featviz import kinds
+from tb_featviz.watch import checkpoints
+from tb_featviz.watch import config_file
 
 PROG = "tb-featviz"
 EXIT_FAILED = 1
@@ -57,16 +59,16 @@ class _Parser(argparse.ArgumentParser):
 def _add_common(parser):
   parser.add_argument("--config", required=True, metavar="CONFIG",
                       help="JSON (or, with Python 3.11+, TOML) file of "
-                      "FeatureVizCallback arguments: am, am_options, inversion, "
-                      "inversion_options, mfv, mfv_options, value_range, "
-                      "display_shape, run_name (every_n_epochs, every_n_steps "
-                      "and budget are accepted too). Images and labels are "
+                      "FeatureVizCallback arguments: "
+                      f"{', '.join(kinds.VISUALIZER_KEYS)}, run_name ("
+                      f"{', '.join(k for k in kinds.SCHEDULE_KEYS if k != 'run_name')} "
+                      "are accepted too). Images and labels are "
                       ".npy/.npz paths relative to it, e.g. \"probe.npy\" or "
                       "\"val.npz:x\".")
   parser.add_argument("--logdir", required=True, metavar="DIR",
                       help="the TensorBoard log directory; summaries go to "
                       "DIR/<run_name> (run_name from the config, default "
-                      "'featviz', as the callback's).")
+                      f"'{kinds.DEFAULT_RUN_NAME}', as the callback's).")
   parser.add_argument("--run-name", metavar="NAME",
                       help="write to DIR/NAME instead of the config's run_name.")
   parser.add_argument("--model", metavar="MODEL.keras",
@@ -177,7 +179,7 @@ def _import_tensorflow(verbose):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   with _stderr_captured(verbose):
     import tensorflow as tf  # pylint: disable=import-outside-toplevel
-    from tb_featviz import watcher  # pylint: disable=import-outside-toplevel
+    from tb_featviz.watch import watcher  # pylint: disable=import-outside-toplevel
     tf.constant(0.0) + 0.0  # initializes the devices (more log lines)
   if not verbose:
     tf.get_logger().setLevel("ERROR")
@@ -186,12 +188,12 @@ def _import_tensorflow(verbose):
 
 def _prepare(args):
   """Loads the config (before TensorFlow, to fail fast) and the step rule."""
-  config = run_config.load(args.config)
+  config = config_file.load(args.config)
   rule = checkpoints.StepRule(source=args.step_from, pattern=args.step_pattern,
                               offset=args.step_offset,
                               batch_steps=config.batch_steps)
   if args.model is not None and not os.path.isfile(args.model):
-    raise run_config.ConfigError(f"model file not found: {args.model}.")
+    raise config_file.ConfigError(f"model file not found: {args.model}.")
   return config, rule
 
 
@@ -199,11 +201,11 @@ def _run(args):
   config, rule = _prepare(args)
   path = args.checkpoint
   if not os.path.isfile(path):
-    raise run_config.ConfigError(f"model file not found: {path}.")
+    raise config_file.ConfigError(f"model file not found: {path}.")
   if args.step is not None and args.step < 0:
-    raise run_config.ConfigError(f"--step must be 0 or more, got {args.step}.")
+    raise config_file.ConfigError(f"--step must be 0 or more, got {args.step}.")
   if checkpoints.kind_of(path) == checkpoints.WEIGHTS and args.model is None:
-    raise run_config.ConfigError(f"{os.path.basename(path)} holds weights only; "
+    raise config_file.ConfigError(f"{os.path.basename(path)} holds weights only; "
                                  "pass --model MODEL.keras for the architecture.")
   if args.step is not None:
     step, source = args.step, "--step"
@@ -230,9 +232,9 @@ def _run(args):
 def _watch(args):
   config, rule = _prepare(args)
   if args.poll <= 0:
-    raise run_config.ConfigError(f"--poll must be positive, got {args.poll}.")
+    raise config_file.ConfigError(f"--poll must be positive, got {args.poll}.")
   if args.once and not os.path.isdir(args.directory):
-    raise run_config.ConfigError(f"checkpoint folder not found: {args.directory}.")
+    raise config_file.ConfigError(f"checkpoint folder not found: {args.directory}.")
   watcher = _import_tensorflow(args.verbose)
   guard = watcher.SignalGuard()
   guard.install()
@@ -269,11 +271,10 @@ def main(argv=None):
                      + " What was logged is kept; run the same command again "
                      "to resume.\n")
     return 128 + (signum or 2)
-  except (run_config.ConfigError, checkpoints.CheckpointError, OSError) as error:
+  except (config_file.ConfigError, checkpoints.CheckpointError, OSError) as error:
     # Mistakes in the arguments, the configuration, the model or the files
     # (UsageError is a ConfigError): one line, no traceback.
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    sys.stderr.write(f"{PROG}: error: {lines[0] if lines else repr(error)}\n")
+    sys.stderr.write(f"{PROG}: error: {failures.one_line(error, with_type=False)}\n")
     return EXIT_USAGE
 
 
