@@ -6,7 +6,7 @@ import {History} from "./history.js";
 import {TILE_SIZES, displaySize} from "./images.js";
 
 /**
- * Every view (see views.js) is built from one /steps answer and has: element,
+ * Every view (see kinds.js) is built from one /steps answer and has: element,
  * showStep(index), setSizeName(name), keysOf(index) (pictures to prefetch),
  * state() (what a reload keeps), onEscape() (true if it closed something) and
  * dispose().

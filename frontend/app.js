@@ -1,12 +1,12 @@
 // The featviz panel: holds the state (run, tag, steps, step shown) and wires
-// the pickers and the player to the view of the chosen tag's kind (views.js).
+// the pickers and the player to the view of the chosen tag's kind (kinds.js).
 import {fetchSteps, fetchTags, imageUrl} from "./api.js";
 import {clear, el} from "./dom.js";
-import {formatSeconds} from "./format.js";
+import {formatSeconds, plural} from "./format.js";
 import {TILE_SIZES} from "./images.js";
-import {Pickers, SUPPORTED_KINDS, kindLabel} from "./pickers.js";
+import {createView, headerCounts, headerTitle, isShownKind, kindLabel} from "./kinds.js";
+import {Pickers} from "./pickers.js";
 import {Player} from "./player.js";
-import {createView} from "./views.js";
 
 const EMPTY_MESSAGE =
     "No featviz data: add tb_featviz.FeatureVizCallback to model.fit (or write " +
@@ -17,10 +17,6 @@ const EMPTY_EXAMPLE = [
   "model.fit(x, y, epochs=10, callbacks=[",
   "    tb_featviz.FeatureVizCallback(log_dir=\"logs/run1\", am={\"conv2\": 16})])",
 ].join("\n");
-
-function plural(n, word) {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
-}
 
 export class App {
   constructor(root) {
@@ -112,7 +108,7 @@ export class App {
     const kinds = new Set();
     for (const byTag of Object.values(this.tags)) {
       for (const info of Object.values(byTag || {})) {
-        if (info && info.kind && !SUPPORTED_KINDS.includes(info.kind)) kinds.add(info.kind);
+        if (info && info.kind && !isShownKind(info.kind)) kinds.add(info.kind);
       }
     }
     return [...kinds].sort();
@@ -186,18 +182,9 @@ export class App {
 
   _showHeader() {
     const info = this.info || {};
-    const units = Array.isArray(info.units) ? info.units : [];
     const last = this.steps[this.steps.length - 1];
-    this.title.textContent = info.kind === "mfv" && units.length === 1
-        ? `${info.layer} · unit ${units[0]}` : (info.layer || this.tag);
-    const parts = [kindLabel(info.kind || "?")];
-    if (info.kind === "am") {
-      parts.push(plural(units.length, "unit"));
-    } else if (info.kind === "inversion" && last) {
-      parts.push(plural((last.images || []).length, "probe image"));
-    } else if (info.kind === "mfv" && last) {
-      parts.push(plural((last.embedding || []).length, "embedded image"));
-    }
+    this.title.textContent = headerTitle(info, this.tag);
+    const parts = [kindLabel(info.kind || "?"), ...headerCounts(info, last)];
     if (Array.isArray(info.display_shape) && info.display_shape.length) {
       parts.push(info.display_shape.join("×"));
     }
