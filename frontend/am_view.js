@@ -7,9 +7,10 @@ import {TILE_SIZES, displaySize} from "./images.js";
 
 /**
  * Every view (see kinds.js) is built from one /steps answer and has: element,
- * showStep(index), setSizeName(name), keysOf(index) (pictures to prefetch),
- * state() (what a reload keeps), onEscape() (true if it closed something) and
- * dispose().
+ * showStep(index), update(ctx, {changed}) (a reload of the same tag: new
+ * steps, kept selection; the owner then calls showStep), setSizeName(name),
+ * keysOf(index) (pictures to prefetch), state() (what a rebuild keeps),
+ * onEscape() (true if it closed something) and dispose().
  */
 export class AmView {
   /** ctx: {run, tag, info, data, sizeName, pickStep(index), state}. */
@@ -49,6 +50,14 @@ export class AmView {
       this.openHistory(unit);
     }
     if (this.history) this.history.setCurrent(index, entry.step);
+  }
+
+  /** New steps of the same tag: the open history is drawn again with them. */
+  update({info, data}, {changed}) {
+    if (!changed) return;
+    this.info = info || {};
+    this.steps = Array.isArray(data.steps) ? data.steps : [];
+    if (this.unit !== null) this.openHistory(this.unit);
   }
 
   keysOf(index) {

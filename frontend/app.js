@@ -1,8 +1,12 @@
 // The featviz panel: holds the state (run, tag, steps, step shown) and wires
 // the pickers and the player to the view of the chosen tag's kind (kinds.js).
+// It reads the data again whenever TensorBoard reloads (host.js) and keeps up
+// with new steps (follow.js).
 import {fetchSteps, fetchTags, imageUrl} from "./api.js";
 import {clear, el} from "./dom.js";
+import {NewStepsButton, followLatest} from "./follow.js";
 import {formatSeconds, plural} from "./format.js";
+import {Host, MessageType} from "./host.js";
 import {TILE_SIZES} from "./images.js";
 import {createView, headerCounts, headerTitle, isShownKind, kindLabel} from "./kinds.js";
 import {Pickers} from "./pickers.js";
@@ -19,18 +23,31 @@ const EMPTY_EXAMPLE = [
 ].join("\n");
 
 export class App {
-  constructor(root) {
+  /** host: TensorBoard's messaging (host.js); win: the panel's window. */
+  constructor(root, {host = null, win = window} = {}) {
     this.root = root;
+    this.win = win;
+    this.host = host || new Host(win);
     this.tags = {};
     this.run = null;
     this.tag = null;
     this.steps = [];
+    this.info = null;
     this.view = null;
+    this.dataKey = null;   // the /steps answer shown, to tell a reload that brings nothing
+    this.baseline = null;  // the latest step the user has seen as the latest (follow.js)
     this.sizeName = "medium";
     this.request = 0;  // ignores answers to requests that were overtaken
+    this.started = false;
+    this.refreshing = null;  // the refresh under way, and whether one was asked for meanwhile
+    this.queued = false;
 
     this.pickers = new Pickers((run, tag) => this.select(run, tag));
     this.player = new Player((index) => this.showStep(index));
+    this.newSteps = new NewStepsButton(() => {
+      this.player.pause();
+      this.player.show(this.steps.length - 1);
+    });
     this.sizeSelect = el("select", {
       id: "fv-size-select", class: "fv-select",
       onchange: () => {
@@ -41,7 +58,8 @@ export class App {
       value: name, text: name, selected: name === this.sizeName})));
     this.reloadButton = el("button", {
       id: "fv-reload", class: "fv-button", type: "button", text: "Reload",
-      title: "Read new steps from the logdir", onclick: () => this.load()});
+      title: "Read new steps from the logdir (the panel also reloads with TensorBoard)",
+      onclick: () => this.refresh()});
     this.status = el("span", {id: "fv-status", class: "fv-muted", "aria-live": "polite"});
 
     this.error = el("div", {id: "fv-error", class: "fv-error", role: "alert", hidden: true});
@@ -56,16 +74,15 @@ export class App {
     this.viewSlot = el("div", {id: "fv-view-slot"});
     this.main = el("main", {id: "fv-main", class: "fv-main", hidden: true}, [
       el("div", {class: "fv-layer-head"}, [this.title, this.meta, this.description]),
-      el("div", {class: "fv-player-row"}, [this.player.element, this.stepMeta]),
+      el("div", {class: "fv-player-row"}, [
+        this.player.element, this.newSteps.element, this.stepMeta]),
       this.viewSlot,
     ]);
     const toolbar = el("header", {class: "fv-toolbar"}, [
       this.pickers.element,
       el("label", {class: "fv-field", for: "fv-size-select"}, [
         el("span", {class: "fv-field-name", text: "Size"}), this.sizeSelect]),
-      el("span", {class: "fv-spacer"}),
-      this.status,
-      this.reloadButton,
+      el("span", {class: "fv-actions"}, [this.status, this.reloadButton]),
     ]);
     root.append(toolbar, this.error, this.empty, this.main);
     document.addEventListener("keydown", (event) => {
@@ -73,14 +90,40 @@ export class App {
     });
   }
 
+  /**
+   * Shows the first run and layer. TensorBoard's reloads (auto-reload, its
+   * reload button) and new runs then read the data again.
+   */
   start() {
-    return this.load();
+    const reload = () => {
+      if (this.started) this.refresh();
+    };
+    this.host.listen(MessageType.DATA_RELOADED, reload);
+    this.host.listen(MessageType.RUNS_CHANGED, reload);
+    this.started = true;
+    return this.refresh();
   }
 
-  /** (Re)reads the tags, keeping the current run, tag, step and selection where possible. */
-  async load() {
+  /**
+   * Reads the tags and the steps shown again. One refresh runs at a time;
+   * asked for meanwhile, one more runs after it.
+   */
+  refresh() {
+    if (this.refreshing) {
+      this.queued = true;
+      return this.refreshing;
+    }
+    this.refreshing = this._refresh().finally(() => {
+      this.refreshing = null;
+      const queued = this.queued;
+      this.queued = false;
+      if (queued) this.refresh();
+    });
+    return this.refreshing;
+  }
+
+  async _refresh() {
     this.setStatus("Loading…");
-    this.showError(null);
     let tags;
     try {
       tags = await fetchTags();
@@ -93,14 +136,23 @@ export class App {
     this.pickers.setTags(this.tags, {run: this.run, tag: this.tag});
     if (!this.pickers.runs().length) {
       this.setStatus("");
+      this.showError(null);
       this.main.hidden = true;
       this.player.pause();
       this._setView(null);
+      this.run = this.tag = null;
+      this.steps = [];
+      this.dataKey = null;
       this.showEmpty(this._unsupportedKinds());
       return;
     }
     this.empty.hidden = true;
-    await this.select(this.pickers.run, this.pickers.tag, {keep: true});
+    const {run, tag} = this.pickers;
+    if (this.view && run === this.run && tag === this.tag) {
+      await this._update();
+    } else {
+      await this.select(run, tag);
+    }
   }
 
   /** Kinds present in the logdir that this panel does not show. */
@@ -130,13 +182,9 @@ export class App {
     if (view) this.viewSlot.appendChild(view.element);
   }
 
-  /** Shows `tag` of `run`. With keep, stays on the same step and selection (a reload). */
-  async select(run, tag, {keep = false} = {}) {
-    const sameSeries = keep && run === this.run && tag === this.tag;
-    const previousStep = sameSeries ? this.player.step : undefined;
-    const wasLatest = sameSeries && this.player.index === this.steps.length - 1;
-    const state = sameSeries && this.view ? this.view.state() : null;
-    if (!sameSeries) this._setView(null);
+  /** Shows `tag` of `run` from its latest step. */
+  async select(run, tag) {
+    this._setView(null);
     this.run = run;
     this.tag = tag;
     const request = ++this.request;
@@ -148,7 +196,7 @@ export class App {
       if (request !== this.request) return;
       this.setStatus("");
       this.steps = [];
-      this._setView(null);
+      this.dataKey = null;
       this.player.setSteps([]);
       this.main.hidden = true;
       this.showError(`Could not load the steps of ${tag} in ${run}. ${error.message}`);
@@ -157,26 +205,80 @@ export class App {
     if (request !== this.request) return;
     this.setStatus("");
     this.showError(null);
+    this._show(data);
+  }
+
+  /** Builds the view of a /steps answer at its latest step, with `state` (a rebuild). */
+  _show(data, {state = null} = {}) {
+    const run = this.run;
     this.steps = Array.isArray(data.steps) ? data.steps : [];
-    this.info = this.pickers.info(run, tag) || {kind: data.kind};
+    this.info = this.pickers.info(run, this.tag) || {kind: data.kind};
+    this.dataKey = JSON.stringify(data);
     this._showHeader();
     this.main.hidden = false;
-    const stepNumbers = this.steps.map((s) => s.step);
-    let index = this.steps.length - 1;  // the latest step by default
-    if (previousStep !== undefined && !wasLatest && stepNumbers.includes(previousStep)) {
-      index = stepNumbers.indexOf(previousStep);
-    }
-    this.player.setSteps(stepNumbers, index);
-    this._setView(createView(this.info.kind || data.kind, {
-      run, tag, info: this.info, data: {...data, steps: this.steps},
+    const numbers = this.steps.map((s) => s.step);
+    const kind = this.info.kind || data.kind;
+    const index = numbers.length - 1;
+    this.baseline = numbers.length ? numbers[numbers.length - 1] : null;
+    this.newSteps.show(0);
+    this.player.setSteps(numbers, index);
+    this._setView(createView(kind, {
+      run, tag: this.tag, info: this.info, data: {...data, steps: this.steps},
       runTags: this.tags[run] || {}, sizeName: this.sizeName, state,
       pickStep: (i) => { this.player.pause(); this.player.show(i); },
     }));
     if (!this.steps.length) {
       this.stepMeta.textContent = "";
-      this.showError(`No steps logged yet for ${tag} in ${run}.`);
+      this.showError(`No steps logged yet for ${this.tag} in ${run}.`);
       return;
     }
+    this.showStep(this.player.index);
+  }
+
+  /**
+   * Reads the steps of the series shown again and updates the view in place:
+   * follow-latest (follow.js), the open unit or probe kept. A failure keeps
+   * what is shown, with the error above it.
+   */
+  async _update() {
+    const {run, tag} = this;
+    const request = ++this.request;
+    this.setStatus("Loading steps…");
+    let data;
+    try {
+      data = await fetchSteps(run, tag);
+    } catch (error) {
+      if (request !== this.request) return;
+      this.setStatus("");
+      this.showError(`Could not load the steps of ${tag} in ${run}. ${error.message}`);
+      return;
+    }
+    if (request !== this.request) return;
+    this.setStatus("");
+    const info = this.pickers.info(run, tag) || {kind: data.kind};
+    const steps = Array.isArray(data.steps) ? data.steps : [];
+    if (!this.steps.length || (info.kind || data.kind) !== (this.info.kind || data.kind)) {
+      // The first steps of the series: build its view, keeping what was open.
+      this.showError(null);
+      this._show(data, {state: this.view ? this.view.state() : null});
+      return;
+    }
+    this.showError(null);
+    const key = JSON.stringify(data);
+    const changed = key !== this.dataKey || JSON.stringify(info) !== JSON.stringify(this.info);
+    this.view.update({info, data: {...data, steps}, runTags: this.tags[run] || {}},
+                     {changed});
+    if (!changed) return;
+    const numbers = steps.map((s) => s.step);
+    const next = followLatest({previous: this.player.steps, index: this.player.index,
+                               steps: numbers, baseline: this.baseline});
+    this.steps = steps;
+    this.info = info;
+    this.dataKey = key;
+    this.baseline = next.baseline;
+    this._showHeader();
+    this.player.update(numbers, next.index);
+    this.newSteps.show(next.unseen);
     this.showStep(this.player.index);
   }
 
@@ -203,6 +305,10 @@ export class App {
     const entry = this.steps[index];
     if (!entry) return;
     if (this.view) this.view.showStep(index);
+    if (index === this.steps.length - 1) {  // the latest step: nothing unseen
+      this.baseline = entry.step;
+      this.newSteps.show(0);
+    }
     const seconds = formatSeconds(entry.seconds);
     const when = entry.wall_time ? new Date(entry.wall_time * 1000).toLocaleString() : "";
     this.stepMeta.textContent = [seconds && `computed in ${seconds}`, when]

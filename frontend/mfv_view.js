@@ -120,6 +120,14 @@ export class MfvView {
                          size: this.thumbSize});
   }
 
+  /** New steps of the same tag: the axes take in their points. */
+  update({info, data}, {changed}) {
+    if (!changed) return;
+    this.info = info || {};
+    this.steps = Array.isArray(data.steps) ? data.steps : [];
+    this.scatter.setExtent(unionExtent(this.steps.map((entry) => entry.embedding)));
+  }
+
   keysOf(index) {
     const entry = this.steps[index];
     if (entry) this._sprite(entry);  // starts loading the next step's thumbnails
