@@ -1,14 +1,21 @@
 // The featviz panel: holds the state (run, tag, steps, step shown) and wires
 // the pickers and the player to the view of the chosen tag's kind (kinds.js).
-// It reads the data again whenever TensorBoard reloads (host.js) and keeps up
-// with new steps (follow.js).
+// It reads the data again whenever TensorBoard reloads (host.js), keeps up
+// with new steps (follow.js), opens the view a deep link names and gives the
+// link of the view shown (deep_link.js, link_target.js).
 import {fetchSteps, fetchTags, imageUrl} from "./api.js";
+import {linkUrl, readLink, watchLink} from "./deep_link.js";
 import {clear, el} from "./dom.js";
 import {NewStepsButton, followLatest} from "./follow.js";
 import {formatSeconds, plural} from "./format.js";
 import {Host, MessageType} from "./host.js";
 import {TILE_SIZES} from "./images.js";
-import {createView, headerCounts, headerTitle, isShownKind, kindLabel} from "./kinds.js";
+import {
+  createView, headerCounts, headerTitle, isShownKind, kindEntry, kindLabel,
+} from "./kinds.js";
+import {LinkControl} from "./link_control.js";
+import {linkNotice, resolveSeries, resolveStep} from "./link_target.js";
+import {Notice} from "./notice.js";
 import {Pickers} from "./pickers.js";
 import {Player} from "./player.js";
 
@@ -21,6 +28,15 @@ const EMPTY_EXAMPLE = [
   "model.fit(x, y, epochs=10, callbacks=[",
   "    tb_featviz.FeatureVizCallback(log_dir=\"logs/run1\", am={\"conv2\": 16})])",
 ].join("\n");
+
+/** {state, notes} of a deep link's per-kind keys, from the kind's view. */
+function viewLinkState(kind, link, info, steps) {
+  const entry = kindEntry(kind);
+  if (!link || !entry || typeof entry.View.fromLink !== "function") {
+    return {state: null, notes: []};
+  }
+  return entry.View.fromLink(link, info || {}, steps);
+}
 
 export class App {
   /** host: TensorBoard's messaging (host.js); win: the panel's window. */
@@ -39,15 +55,20 @@ export class App {
     this.sizeName = "medium";
     this.request = 0;  // ignores answers to requests that were overtaken
     this.started = false;
-    this.refreshing = null;  // the refresh under way, and whether one was asked for meanwhile
-    this.queued = false;
+    this.refreshing = null;  // the refresh under way, and the one asked for meanwhile
+    this.queued = null;
 
-    this.pickers = new Pickers((run, tag) => this.select(run, tag));
+    this.pickers = new Pickers((run, tag) => {
+      this.notice.show(null);
+      this.select(run, tag);
+    });
     this.player = new Player((index) => this.showStep(index));
     this.newSteps = new NewStepsButton(() => {
       this.player.pause();
       this.player.show(this.steps.length - 1);
     });
+    this.notice = new Notice();
+    this.link = new LinkControl(() => this.linkUrl());
     this.sizeSelect = el("select", {
       id: "fv-size-select", class: "fv-select",
       onchange: () => {
@@ -82,47 +103,60 @@ export class App {
       this.pickers.element,
       el("label", {class: "fv-field", for: "fv-size-select"}, [
         el("span", {class: "fv-field-name", text: "Size"}), this.sizeSelect]),
-      el("span", {class: "fv-actions"}, [this.status, this.reloadButton]),
+      el("span", {class: "fv-actions"}, [this.status, this.link.button, this.reloadButton]),
     ]);
-    root.append(toolbar, this.error, this.empty, this.main);
+    root.append(toolbar, this.link.box, this.notice.element, this.error, this.empty,
+                this.main);
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.view && this.view.onEscape()) event.preventDefault();
     });
+    // A unit opened or closed in a view changes the link too.
+    root.addEventListener("click", () => this.link.update());
+    root.addEventListener("keyup", () => this.link.update());
   }
 
   /**
-   * Shows the first run and layer. TensorBoard's reloads (auto-reload, its
-   * reload button) and new runs then read the data again.
+   * Joins TensorBoard's messaging, reads the deep link and shows its view.
+   * TensorBoard's reloads (auto-reload, its reload button) and new runs then
+   * read the data again.
    */
-  start() {
+  async start() {
     const reload = () => {
       if (this.started) this.refresh();
     };
     this.host.listen(MessageType.DATA_RELOADED, reload);
     this.host.listen(MessageType.RUNS_CHANGED, reload);
+    watchLink((link) => this.refresh({link}), this.win);
+    let link = {};
+    try {
+      link = await readLink(this.host, this.win);
+    } catch (error) {
+      link = {};  // no link: the first run and layer
+    }
     this.started = true;
-    return this.refresh();
+    return this.refresh({link: Object.keys(link).length ? link : null});
   }
 
   /**
-   * Reads the tags and the steps shown again. One refresh runs at a time;
-   * asked for meanwhile, one more runs after it.
+   * Reads the tags and the steps shown again (or, with `link`, opens the view
+   * it names). One refresh runs at a time; asked for meanwhile, one more runs
+   * after it.
    */
-  refresh() {
+  refresh({link = null} = {}) {
     if (this.refreshing) {
-      this.queued = true;
+      this.queued = {link: link || (this.queued && this.queued.link) || null};
       return this.refreshing;
     }
-    this.refreshing = this._refresh().finally(() => {
+    this.refreshing = this._refresh(link).finally(() => {
       this.refreshing = null;
       const queued = this.queued;
-      this.queued = false;
-      if (queued) this.refresh();
+      this.queued = null;
+      if (queued) this.refresh(queued);
     });
     return this.refreshing;
   }
 
-  async _refresh() {
+  async _refresh(link) {
     this.setStatus("Loading…");
     let tags;
     try {
@@ -133,7 +167,12 @@ export class App {
       return;
     }
     this.tags = tags || {};
-    this.pickers.setTags(this.tags, {run: this.run, tag: this.tag});
+    let want = {run: this.run, tag: this.tag};
+    let notes = [];
+    if (link) {
+      ({notes, ...want} = resolveSeries(this.tags, link));
+    }
+    this.pickers.setTags(this.tags, want);
     if (!this.pickers.runs().length) {
       this.setStatus("");
       this.showError(null);
@@ -148,10 +187,10 @@ export class App {
     }
     this.empty.hidden = true;
     const {run, tag} = this.pickers;
-    if (this.view && run === this.run && tag === this.tag) {
+    if (!link && this.view && run === this.run && tag === this.tag) {
       await this._update();
     } else {
-      await this.select(run, tag);
+      await this.select(run, tag, {link, notes});
     }
   }
 
@@ -182,8 +221,11 @@ export class App {
     if (view) this.viewSlot.appendChild(view.element);
   }
 
-  /** Shows `tag` of `run` from its latest step. */
-  async select(run, tag) {
+  /**
+   * Shows `tag` of `run` from its latest step, or as `link` says (its step,
+   * unit...; `notes` says what of it was not found).
+   */
+  async select(run, tag, {link = null, notes = []} = {}) {
     this._setView(null);
     this.run = run;
     this.tag = tag;
@@ -199,17 +241,22 @@ export class App {
       this.dataKey = null;
       this.player.setSteps([]);
       this.main.hidden = true;
+      if (link) this.notice.show(linkNotice(notes));
       this.showError(`Could not load the steps of ${tag} in ${run}. ${error.message}`);
       return;
     }
     if (request !== this.request) return;
     this.setStatus("");
     this.showError(null);
-    this._show(data);
+    this._show(data, {link, notes});
   }
 
-  /** Builds the view of a /steps answer at its latest step, with `state` (a rebuild). */
-  _show(data, {state = null} = {}) {
+  /**
+   * Builds the view of a /steps answer: at the latest step, or at the link's
+   * step and with its unit (then the notice tells what was not found), or
+   * with `state` (a rebuild).
+   */
+  _show(data, {link = null, notes = [], state = null} = {}) {
     const run = this.run;
     this.steps = Array.isArray(data.steps) ? data.steps : [];
     this.info = this.pickers.info(run, this.tag) || {kind: data.kind};
@@ -218,7 +265,15 @@ export class App {
     this.main.hidden = false;
     const numbers = this.steps.map((s) => s.step);
     const kind = this.info.kind || data.kind;
-    const index = numbers.length - 1;
+    let index = numbers.length - 1;
+    if (link) {
+      const step = resolveStep(numbers, link.step);
+      const fromView = viewLinkState(kind, link, this.info, this.steps);
+      index = step.index;
+      state = fromView.state;
+      notes = [...notes, ...(step.note ? [step.note] : []), ...fromView.notes];
+      this.notice.show(linkNotice(notes));
+    }
     this.baseline = numbers.length ? numbers[numbers.length - 1] : null;
     this.newSteps.show(0);
     this.player.setSteps(numbers, index);
@@ -227,6 +282,7 @@ export class App {
       runTags: this.tags[run] || {}, sizeName: this.sizeName, state,
       pickStep: (i) => { this.player.pause(); this.player.show(i); },
     }));
+    this.link.update();
     if (!this.steps.length) {
       this.stepMeta.textContent = "";
       this.showError(`No steps logged yet for ${this.tag} in ${run}.`);
@@ -313,7 +369,15 @@ export class App {
     const when = entry.wall_time ? new Date(entry.wall_time * 1000).toLocaleString() : "";
     this.stepMeta.textContent = [seconds && `computed in ${seconds}`, when]
         .filter(Boolean).join(" · ");
+    this.link.update();
     if (this.player.playing && this.view) this._prefetch(this.view.keysOf(index + 1));
+  }
+
+  /** The deep link of the view shown (see deep_link.js). */
+  linkUrl() {
+    const params = {run: this.run, tag: this.tag};
+    if (this.steps.length) params.step = String(this.player.step);
+    return linkUrl({...params, ...(this.view ? this.view.linkParams() : {})}, this.win);
   }
 
   /** Starts loading the next step's pictures while playing, so frames do not lag. */

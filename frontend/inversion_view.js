@@ -4,6 +4,7 @@
 import {fetchSteps} from "./api.js";
 import {LineChart} from "./chart.js";
 import {seriesColor} from "./colors.js";
+import {given, integerIn} from "./deep_link.js";
 import {clear, el} from "./dom.js";
 import {TILE_SIZES, displaySize} from "./images.js";
 import {LayerComparison} from "./inversion_compare.js";
@@ -35,6 +36,21 @@ function layersWith(runTags, tag, info) {
 }
 
 export class InversionView {
+  /**
+   * A deep link's probe (the index of a probe image): its comparison across
+   * layers is opened. An inversion has no units.
+   */
+  static fromLink({probe, unit}, info, steps) {
+    const notes = [];
+    if (given(unit)) notes.push(`an inversion has no units (unit “${unit}” left out)`);
+    if (!given(probe)) return {state: null, notes};
+    const latest = (steps || [])[(steps || []).length - 1];
+    const count = ((latest && latest.images) || []).length;
+    const found = integerIn(probe, [...Array(count).keys()]);
+    if (found === null) notes.push(`no probe image “${probe}” (none compared)`);
+    return {state: found === null ? null : {probe: found}, notes};
+  }
+
   /** ctx: {run, tag, info, data, runTags, sizeName, pickStep(index), state}. */
   constructor({run, tag, info, data, runTags, sizeName, pickStep, state}) {
     this.run = run;
@@ -214,6 +230,10 @@ export class InversionView {
 
   state() {
     return {probe: this.probe};
+  }
+
+  linkParams() {
+    return {probe: this.probe === null ? null : String(this.probe)};
   }
 
   onEscape() {

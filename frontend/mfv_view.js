@@ -2,6 +2,7 @@
 // drive it, coloured by facet, beside each facet's AM image and mean image.
 // The slider moves the points from one step's layout to the next.
 import {seriesColor} from "./colors.js";
+import {given} from "./deep_link.js";
 import {clear, el} from "./dom.js";
 import {FacetCards} from "./facets.js";
 import {formatStep} from "./format.js";
@@ -35,6 +36,15 @@ function colorOf(facet) {
 }
 
 export class MfvView {
+  /** A deep link's unit must be the tag's own (one unit per MFV tag). */
+  static fromLink({unit}, info) {
+    const units = info && Array.isArray(info.units) ? info.units.map(String) : [];
+    if (!given(unit) || units.includes(unit)) return {state: null, notes: []};
+    const shown = units.join(", ") || "?";
+    return {state: null, notes: [
+      `unit “${unit}” is not the unit of this layer (showing unit ${shown})`]};
+  }
+
   /** ctx: {run, tag, info, data, sizeName, pickStep(index), state}. */
   constructor({info, data, sizeName}) {
     this.info = info || {};
@@ -141,6 +151,10 @@ export class MfvView {
   }
 
   state() {
+    return {};
+  }
+
+  linkParams() {
     return {};
   }
 
