@@ -1,17 +1,37 @@
 // The activation-maximization view: the grid of unit images at one step and,
 // for a clicked unit, its history.
+import {given, integerIn} from "./deep_link.js";
 import {clear, el} from "./dom.js";
 import {Grid} from "./grid.js";
 import {History} from "./history.js";
 import {TILE_SIZES, displaySize} from "./images.js";
 
+/** The unit ids of a tag: its metadata's and any its steps list. */
+function unitsOfTag(info, steps) {
+  const units = new Set(Array.isArray(info.units) ? info.units : []);
+  for (const entry of steps) for (const unit of entry.units || []) units.add(unit);
+  return [...units];
+}
+
 /**
- * Every view (see views.js) is built from one /steps answer and has: element,
- * showStep(index), setSizeName(name), keysOf(index) (pictures to prefetch),
- * state() (what a reload keeps), onEscape() (true if it closed something) and
- * dispose().
+ * Every view (see kinds.js) is built from one /steps answer and has: element,
+ * showStep(index), update(ctx, {changed}) (a reload of the same tag: new
+ * steps, kept selection; the owner then calls showStep), setSizeName(name),
+ * keysOf(index) (pictures to prefetch), state() (what a rebuild keeps),
+ * linkParams() (its keys of a deep link), onEscape() (true if it closed
+ * something) and dispose(); and a static fromLink(params, info, steps) that
+ * turns a deep link's keys into {state, notes}.
  */
 export class AmView {
+  /** A deep link's unit: its history is opened, if the tag has that unit. */
+  static fromLink({unit}, info, steps) {
+    if (!given(unit)) return {state: null, notes: []};
+    const found = integerIn(unit, unitsOfTag(info || {}, steps || []));
+    if (found !== null) return {state: {unit: found}, notes: []};
+    const layer = (info && info.layer) || "this layer";
+    return {state: null, notes: [`no unit “${unit}” in ${layer} (no history opened)`]};
+  }
+
   /** ctx: {run, tag, info, data, sizeName, pickStep(index), state}. */
   constructor({run, info, data, sizeName, pickStep, state}) {
     this.run = run;
@@ -51,6 +71,14 @@ export class AmView {
     if (this.history) this.history.setCurrent(index, entry.step);
   }
 
+  /** New steps of the same tag: the open history is drawn again with them. */
+  update({info, data}, {changed}) {
+    if (!changed) return;
+    this.info = info || {};
+    this.steps = Array.isArray(data.steps) ? data.steps : [];
+    if (this.unit !== null) this.openHistory(this.unit);
+  }
+
   keysOf(index) {
     const entry = this.steps[index];
     return (entry && entry.images) || [];
@@ -65,6 +93,10 @@ export class AmView {
 
   state() {
     return {unit: this.unit};
+  }
+
+  linkParams() {
+    return {unit: this.unit === null ? null : String(this.unit)};
   }
 
   toggleUnit(unit) {

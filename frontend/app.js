@@ -1,12 +1,23 @@
 // The featviz panel: holds the state (run, tag, steps, step shown) and wires
-// the pickers and the player to the view of the chosen tag's kind (views.js).
+// the pickers and the player to the view of the chosen tag's kind (kinds.js).
+// It reads the data again whenever TensorBoard reloads (host.js), keeps up
+// with new steps (follow.js), opens the view a deep link names and gives the
+// link of the view shown (deep_link.js, link_target.js).
 import {fetchSteps, fetchTags, imageUrl} from "./api.js";
+import {linkUrl, readLink, watchLink} from "./deep_link.js";
 import {clear, el} from "./dom.js";
-import {formatSeconds} from "./format.js";
+import {NewStepsButton, followLatest} from "./follow.js";
+import {formatSeconds, plural} from "./format.js";
+import {Host, MessageType} from "./host.js";
 import {TILE_SIZES} from "./images.js";
-import {Pickers, SUPPORTED_KINDS, kindLabel} from "./pickers.js";
+import {
+  createView, headerCounts, headerTitle, isShownKind, kindEntry, kindLabel,
+} from "./kinds.js";
+import {LinkControl} from "./link_control.js";
+import {linkNotice, resolveSeries, resolveStep} from "./link_target.js";
+import {Notice} from "./notice.js";
+import {Pickers} from "./pickers.js";
 import {Player} from "./player.js";
-import {createView} from "./views.js";
 
 const EMPTY_MESSAGE =
     "No featviz data: add tb_featviz.FeatureVizCallback to model.fit (or write " +
@@ -18,23 +29,46 @@ const EMPTY_EXAMPLE = [
   "    tb_featviz.FeatureVizCallback(log_dir=\"logs/run1\", am={\"conv2\": 16})])",
 ].join("\n");
 
-function plural(n, word) {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
+/** {state, notes} of a deep link's per-kind keys, from the kind's view. */
+function viewLinkState(kind, link, info, steps) {
+  const entry = kindEntry(kind);
+  if (!link || !entry || typeof entry.View.fromLink !== "function") {
+    return {state: null, notes: []};
+  }
+  return entry.View.fromLink(link, info || {}, steps);
 }
 
 export class App {
-  constructor(root) {
+  /** host: TensorBoard's messaging (host.js); win: the panel's window. */
+  constructor(root, {host = null, win = window} = {}) {
     this.root = root;
+    this.win = win;
+    this.host = host || new Host(win);
     this.tags = {};
     this.run = null;
     this.tag = null;
     this.steps = [];
+    this.info = null;
     this.view = null;
+    this.dataKey = null;   // the /steps answer shown, to tell a reload that brings nothing
+    this.baseline = null;  // the latest step the user has seen as the latest (follow.js)
     this.sizeName = "medium";
     this.request = 0;  // ignores answers to requests that were overtaken
+    this.started = false;
+    this.refreshing = null;  // the refresh under way, and the one asked for meanwhile
+    this.queued = null;
 
-    this.pickers = new Pickers((run, tag) => this.select(run, tag));
+    this.pickers = new Pickers((run, tag) => {
+      this.notice.show(null);
+      this.select(run, tag);
+    });
     this.player = new Player((index) => this.showStep(index));
+    this.newSteps = new NewStepsButton(() => {
+      this.player.pause();
+      this.player.show(this.steps.length - 1);
+    });
+    this.notice = new Notice();
+    this.link = new LinkControl(() => this.linkUrl());
     this.sizeSelect = el("select", {
       id: "fv-size-select", class: "fv-select",
       onchange: () => {
@@ -45,7 +79,8 @@ export class App {
       value: name, text: name, selected: name === this.sizeName})));
     this.reloadButton = el("button", {
       id: "fv-reload", class: "fv-button", type: "button", text: "Reload",
-      title: "Read new steps from the logdir", onclick: () => this.load()});
+      title: "Read new steps from the logdir (the panel also reloads with TensorBoard)",
+      onclick: () => this.refresh()});
     this.status = el("span", {id: "fv-status", class: "fv-muted", "aria-live": "polite"});
 
     this.error = el("div", {id: "fv-error", class: "fv-error", role: "alert", hidden: true});
@@ -60,31 +95,69 @@ export class App {
     this.viewSlot = el("div", {id: "fv-view-slot"});
     this.main = el("main", {id: "fv-main", class: "fv-main", hidden: true}, [
       el("div", {class: "fv-layer-head"}, [this.title, this.meta, this.description]),
-      el("div", {class: "fv-player-row"}, [this.player.element, this.stepMeta]),
+      el("div", {class: "fv-player-row"}, [
+        this.player.element, this.newSteps.element, this.stepMeta]),
       this.viewSlot,
     ]);
     const toolbar = el("header", {class: "fv-toolbar"}, [
       this.pickers.element,
       el("label", {class: "fv-field", for: "fv-size-select"}, [
         el("span", {class: "fv-field-name", text: "Size"}), this.sizeSelect]),
-      el("span", {class: "fv-spacer"}),
-      this.status,
-      this.reloadButton,
+      el("span", {class: "fv-actions"}, [this.status, this.link.button, this.reloadButton]),
     ]);
-    root.append(toolbar, this.error, this.empty, this.main);
+    root.append(toolbar, this.link.box, this.notice.element, this.error, this.empty,
+                this.main);
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.view && this.view.onEscape()) event.preventDefault();
     });
+    // A unit opened or closed in a view changes the link too.
+    root.addEventListener("click", () => this.link.update());
+    root.addEventListener("keyup", () => this.link.update());
   }
 
-  start() {
-    return this.load();
+  /**
+   * Joins TensorBoard's messaging, reads the deep link and shows its view.
+   * TensorBoard's reloads (auto-reload, its reload button) and new runs then
+   * read the data again.
+   */
+  async start() {
+    const reload = () => {
+      if (this.started) this.refresh();
+    };
+    this.host.listen(MessageType.DATA_RELOADED, reload);
+    this.host.listen(MessageType.RUNS_CHANGED, reload);
+    watchLink((link) => this.refresh({link}), this.win);
+    let link = {};
+    try {
+      link = await readLink(this.host, this.win);
+    } catch (error) {
+      link = {};  // no link: the first run and layer
+    }
+    this.started = true;
+    return this.refresh({link: Object.keys(link).length ? link : null});
   }
 
-  /** (Re)reads the tags, keeping the current run, tag, step and selection where possible. */
-  async load() {
+  /**
+   * Reads the tags and the steps shown again (or, with `link`, opens the view
+   * it names). One refresh runs at a time; asked for meanwhile, one more runs
+   * after it.
+   */
+  refresh({link = null} = {}) {
+    if (this.refreshing) {
+      this.queued = {link: link || (this.queued && this.queued.link) || null};
+      return this.refreshing;
+    }
+    this.refreshing = this._refresh(link).finally(() => {
+      this.refreshing = null;
+      const queued = this.queued;
+      this.queued = null;
+      if (queued) this.refresh(queued);
+    });
+    return this.refreshing;
+  }
+
+  async _refresh(link) {
     this.setStatus("Loading…");
-    this.showError(null);
     let tags;
     try {
       tags = await fetchTags();
@@ -94,17 +167,31 @@ export class App {
       return;
     }
     this.tags = tags || {};
-    this.pickers.setTags(this.tags, {run: this.run, tag: this.tag});
+    let want = {run: this.run, tag: this.tag};
+    let notes = [];
+    if (link) {
+      ({notes, ...want} = resolveSeries(this.tags, link));
+    }
+    this.pickers.setTags(this.tags, want);
     if (!this.pickers.runs().length) {
       this.setStatus("");
+      this.showError(null);
       this.main.hidden = true;
       this.player.pause();
       this._setView(null);
+      this.run = this.tag = null;
+      this.steps = [];
+      this.dataKey = null;
       this.showEmpty(this._unsupportedKinds());
       return;
     }
     this.empty.hidden = true;
-    await this.select(this.pickers.run, this.pickers.tag, {keep: true});
+    const {run, tag} = this.pickers;
+    if (!link && this.view && run === this.run && tag === this.tag) {
+      await this._update();
+    } else {
+      await this.select(run, tag, {link, notes});
+    }
   }
 
   /** Kinds present in the logdir that this panel does not show. */
@@ -112,7 +199,7 @@ export class App {
     const kinds = new Set();
     for (const byTag of Object.values(this.tags)) {
       for (const info of Object.values(byTag || {})) {
-        if (info && info.kind && !SUPPORTED_KINDS.includes(info.kind)) kinds.add(info.kind);
+        if (info && info.kind && !isShownKind(info.kind)) kinds.add(info.kind);
       }
     }
     return [...kinds].sort();
@@ -134,13 +221,12 @@ export class App {
     if (view) this.viewSlot.appendChild(view.element);
   }
 
-  /** Shows `tag` of `run`. With keep, stays on the same step and selection (a reload). */
-  async select(run, tag, {keep = false} = {}) {
-    const sameSeries = keep && run === this.run && tag === this.tag;
-    const previousStep = sameSeries ? this.player.step : undefined;
-    const wasLatest = sameSeries && this.player.index === this.steps.length - 1;
-    const state = sameSeries && this.view ? this.view.state() : null;
-    if (!sameSeries) this._setView(null);
+  /**
+   * Shows `tag` of `run` from its latest step, or as `link` says (its step,
+   * unit...; `notes` says what of it was not found).
+   */
+  async select(run, tag, {link = null, notes = []} = {}) {
+    this._setView(null);
     this.run = run;
     this.tag = tag;
     const request = ++this.request;
@@ -152,52 +238,111 @@ export class App {
       if (request !== this.request) return;
       this.setStatus("");
       this.steps = [];
-      this._setView(null);
+      this.dataKey = null;
       this.player.setSteps([]);
       this.main.hidden = true;
+      if (link) this.notice.show(linkNotice(notes));
       this.showError(`Could not load the steps of ${tag} in ${run}. ${error.message}`);
       return;
     }
     if (request !== this.request) return;
     this.setStatus("");
     this.showError(null);
+    this._show(data, {link, notes});
+  }
+
+  /**
+   * Builds the view of a /steps answer: at the latest step, or at the link's
+   * step and with its unit (then the notice tells what was not found), or
+   * with `state` (a rebuild).
+   */
+  _show(data, {link = null, notes = [], state = null} = {}) {
+    const run = this.run;
     this.steps = Array.isArray(data.steps) ? data.steps : [];
-    this.info = this.pickers.info(run, tag) || {kind: data.kind};
+    this.info = this.pickers.info(run, this.tag) || {kind: data.kind};
+    this.dataKey = JSON.stringify(data);
     this._showHeader();
     this.main.hidden = false;
-    const stepNumbers = this.steps.map((s) => s.step);
-    let index = this.steps.length - 1;  // the latest step by default
-    if (previousStep !== undefined && !wasLatest && stepNumbers.includes(previousStep)) {
-      index = stepNumbers.indexOf(previousStep);
+    const numbers = this.steps.map((s) => s.step);
+    const kind = this.info.kind || data.kind;
+    let index = numbers.length - 1;
+    if (link) {
+      const step = resolveStep(numbers, link.step);
+      const fromView = viewLinkState(kind, link, this.info, this.steps);
+      index = step.index;
+      state = fromView.state;
+      notes = [...notes, ...(step.note ? [step.note] : []), ...fromView.notes];
+      this.notice.show(linkNotice(notes));
     }
-    this.player.setSteps(stepNumbers, index);
-    this._setView(createView(this.info.kind || data.kind, {
-      run, tag, info: this.info, data: {...data, steps: this.steps},
+    this.baseline = numbers.length ? numbers[numbers.length - 1] : null;
+    this.newSteps.show(0);
+    this.player.setSteps(numbers, index);
+    this._setView(createView(kind, {
+      run, tag: this.tag, info: this.info, data: {...data, steps: this.steps},
       runTags: this.tags[run] || {}, sizeName: this.sizeName, state,
       pickStep: (i) => { this.player.pause(); this.player.show(i); },
     }));
+    this.link.update();
     if (!this.steps.length) {
       this.stepMeta.textContent = "";
-      this.showError(`No steps logged yet for ${tag} in ${run}.`);
+      this.showError(`No steps logged yet for ${this.tag} in ${run}.`);
       return;
     }
     this.showStep(this.player.index);
   }
 
+  /**
+   * Reads the steps of the series shown again and updates the view in place:
+   * follow-latest (follow.js), the open unit or probe kept. A failure keeps
+   * what is shown, with the error above it.
+   */
+  async _update() {
+    const {run, tag} = this;
+    const request = ++this.request;
+    this.setStatus("Loading steps…");
+    let data;
+    try {
+      data = await fetchSteps(run, tag);
+    } catch (error) {
+      if (request !== this.request) return;
+      this.setStatus("");
+      this.showError(`Could not load the steps of ${tag} in ${run}. ${error.message}`);
+      return;
+    }
+    if (request !== this.request) return;
+    this.setStatus("");
+    const info = this.pickers.info(run, tag) || {kind: data.kind};
+    const steps = Array.isArray(data.steps) ? data.steps : [];
+    if (!this.steps.length || (info.kind || data.kind) !== (this.info.kind || data.kind)) {
+      // The first steps of the series: build its view, keeping what was open.
+      this.showError(null);
+      this._show(data, {state: this.view ? this.view.state() : null});
+      return;
+    }
+    this.showError(null);
+    const key = JSON.stringify(data);
+    const changed = key !== this.dataKey || JSON.stringify(info) !== JSON.stringify(this.info);
+    this.view.update({info, data: {...data, steps}, runTags: this.tags[run] || {}},
+                     {changed});
+    if (!changed) return;
+    const numbers = steps.map((s) => s.step);
+    const next = followLatest({previous: this.player.steps, index: this.player.index,
+                               steps: numbers, baseline: this.baseline});
+    this.steps = steps;
+    this.info = info;
+    this.dataKey = key;
+    this.baseline = next.baseline;
+    this._showHeader();
+    this.player.update(numbers, next.index);
+    this.newSteps.show(next.unseen);
+    this.showStep(this.player.index);
+  }
+
   _showHeader() {
     const info = this.info || {};
-    const units = Array.isArray(info.units) ? info.units : [];
     const last = this.steps[this.steps.length - 1];
-    this.title.textContent = info.kind === "mfv" && units.length === 1
-        ? `${info.layer} · unit ${units[0]}` : (info.layer || this.tag);
-    const parts = [kindLabel(info.kind || "?")];
-    if (info.kind === "am") {
-      parts.push(plural(units.length, "unit"));
-    } else if (info.kind === "inversion" && last) {
-      parts.push(plural((last.images || []).length, "probe image"));
-    } else if (info.kind === "mfv" && last) {
-      parts.push(plural((last.embedding || []).length, "embedded image"));
-    }
+    this.title.textContent = headerTitle(info, this.tag);
+    const parts = [kindLabel(info.kind || "?"), ...headerCounts(info, last)];
     if (Array.isArray(info.display_shape) && info.display_shape.length) {
       parts.push(info.display_shape.join("×"));
     }
@@ -216,11 +361,23 @@ export class App {
     const entry = this.steps[index];
     if (!entry) return;
     if (this.view) this.view.showStep(index);
+    if (index === this.steps.length - 1) {  // the latest step: nothing unseen
+      this.baseline = entry.step;
+      this.newSteps.show(0);
+    }
     const seconds = formatSeconds(entry.seconds);
     const when = entry.wall_time ? new Date(entry.wall_time * 1000).toLocaleString() : "";
     this.stepMeta.textContent = [seconds && `computed in ${seconds}`, when]
         .filter(Boolean).join(" · ");
+    this.link.update();
     if (this.player.playing && this.view) this._prefetch(this.view.keysOf(index + 1));
+  }
+
+  /** The deep link of the view shown (see deep_link.js). */
+  linkUrl() {
+    const params = {run: this.run, tag: this.tag};
+    if (this.steps.length) params.step = String(this.player.step);
+    return linkUrl({...params, ...(this.view ? this.view.linkParams() : {})}, this.win);
   }
 
   /** Starts loading the next step's pictures while playing, so frames do not lag. */

@@ -23,3 +23,8 @@ export function formatSeconds(seconds) {
   const minutes = Math.floor(seconds / 60);
   return `${minutes} min ${Math.round(seconds - 60 * minutes)} s`;
 }
+
+/** "1 unit", "3 units". */
+export function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

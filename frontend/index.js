@@ -4,6 +4,7 @@
 // This file is served as <base>/index.js; the other modules are served as
 // <base>/static/<name>, hence the "./static/" prefix of the imports below.
 import {App} from "./static/app.js";
+import {followTheme} from "./static/theme.js";
 
 /** Adds the panel's stylesheet (served from the package, never a CDN). */
 function addStylesheet() {
@@ -15,8 +16,9 @@ function addStylesheet() {
   document.head.appendChild(link);
 }
 
-/** Builds the panel in the iframe's document. */
+/** Builds the panel in the iframe's document, in TensorBoard's theme. */
 export function render() {
+  followTheme();
   addStylesheet();
   document.title = "featviz";
   const root = document.createElement("div");

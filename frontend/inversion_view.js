@@ -4,6 +4,7 @@
 import {fetchSteps} from "./api.js";
 import {LineChart} from "./chart.js";
 import {seriesColor} from "./colors.js";
+import {given, integerIn} from "./deep_link.js";
 import {clear, el} from "./dom.js";
 import {TILE_SIZES, displaySize} from "./images.js";
 import {LayerComparison} from "./inversion_compare.js";
@@ -25,7 +26,31 @@ export function inversionLayers(runTags) {
       .map((layer, i) => ({...layer, color: seriesColor(i)}));
 }
 
+/** The inversion layers of `runTags`, with `tag` (the one shown) among them. */
+function layersWith(runTags, tag, info) {
+  const layers = inversionLayers(runTags);
+  if (!layers.some((l) => l.tag === tag)) {
+    layers.push({tag, layer: (info && info.layer) || tag, color: seriesColor(layers.length)});
+  }
+  return layers;
+}
+
 export class InversionView {
+  /**
+   * A deep link's probe (the index of a probe image): its comparison across
+   * layers is opened. An inversion has no units.
+   */
+  static fromLink({probe, unit}, info, steps) {
+    const notes = [];
+    if (given(unit)) notes.push(`an inversion has no units (unit “${unit}” left out)`);
+    if (!given(probe)) return {state: null, notes};
+    const latest = (steps || [])[(steps || []).length - 1];
+    const count = ((latest && latest.images) || []).length;
+    const found = integerIn(probe, [...Array(count).keys()]);
+    if (found === null) notes.push(`no probe image “${probe}” (none compared)`);
+    return {state: found === null ? null : {probe: found}, notes};
+  }
+
   /** ctx: {run, tag, info, data, runTags, sizeName, pickStep(index), state}. */
   constructor({run, tag, info, data, runTags, sizeName, pickStep, state}) {
     this.run = run;
@@ -38,12 +63,10 @@ export class InversionView {
     this.index = this.steps.length - 1;
     this.probe = state && Number.isInteger(state.probe) ? state.probe : null;
     this.disposed = false;
+    this.generation = 0;  // of _loadLayers: answers of an older one are dropped
+    this.chartKey = null;  // what the chart shows, to redraw it only when it changes
 
-    this.layers = inversionLayers(runTags);
-    if (!this.layers.some((l) => l.tag === tag)) {
-      this.layers.push({tag, layer: this.info.layer || tag,
-                        color: seriesColor(this.layers.length)});
-    }
+    this.layers = layersWith(runTags, tag, this.info);
     // tag -> {state: "loading" | "ready" | "failed", steps}
     this.layerData = new Map(this.layers.map((l) => [l.tag, {state: "loading", steps: []}]));
     this.layerData.set(tag, {state: "ready", steps: this.steps});
@@ -78,8 +101,12 @@ export class InversionView {
     return displaySize(this.info.display_shape, target);
   }
 
-  /** Fetches the steps of the other inversion layers of the run. */
+  /**
+   * Fetches the steps of the other inversion layers of the run. On a reload
+   * a layer that fails keeps the steps it had.
+   */
   async _loadLayers() {
+    const generation = ++this.generation;
     await Promise.all(this.layers.filter((l) => l.tag !== this.tag).map(async (layer) => {
       let result;
       try {
@@ -88,12 +115,35 @@ export class InversionView {
       } catch (error) {
         result = {state: "failed", steps: [], error: error.message};
       }
-      if (this.disposed) return;
+      if (this.disposed || generation !== this.generation) return;
+      const before = this.layerData.get(layer.tag);
+      if (result.state === "failed" && before && before.state === "ready") return;
       this.layerData.set(layer.tag, result);
       this._showCompare();
     }));
-    if (this.disposed) return;
+    if (this.disposed || generation !== this.generation) return;
     this._buildChart();
+  }
+
+  /**
+   * A reload of the same tag: its new steps and the run's inversion layers
+   * (new ones too) are read again; the compared probe stays open.
+   */
+  update({info, data, runTags}, {changed}) {
+    if (changed) {
+      this.info = info || {};
+      this.steps = Array.isArray(data.steps) ? data.steps : [];
+      this.originals = Array.isArray(data.originals) ? data.originals : [];
+      this.layerData.set(this.tag, {state: "ready", steps: this.steps});
+    }
+    const layers = layersWith(runTags, this.tag, this.info);
+    for (const layer of layers) {
+      if (!this.layerData.has(layer.tag)) {
+        this.layerData.set(layer.tag, {state: "loading", steps: []});
+      }
+    }
+    this.layers = layers;
+    this._loadLayers();
   }
 
   _buildChart() {
@@ -102,11 +152,14 @@ export class InversionView {
       points: this.layerData.get(layer.tag).steps.map((entry) => ({
         x: entry.step, y: finiteMean(entry.errors), index: entry.step})),
     }));
+    const failed = this.layers.filter((l) => this.layerData.get(l.tag).state === "failed");
+    const key = JSON.stringify([series, failed.map((l) => l.tag)]);
+    if (key === this.chartKey) return;
+    this.chartKey = key;
     this.chart = LineChart.multi(series, {
       id: "fv-inversion-chart", yLabel: "mean error", xLabel: "step",
       onPick: (step) => this.pickStep(indexAtOrBefore(this.steps, step)),
     });
-    const failed = this.layers.filter((l) => this.layerData.get(l.tag).state === "failed");
     clear(this.chartSlot).append(
         this.chart.element,
         legend(this.layers.map((layer) => ({
@@ -177,6 +230,10 @@ export class InversionView {
 
   state() {
     return {probe: this.probe};
+  }
+
+  linkParams() {
+    return {probe: this.probe === null ? null : String(this.probe)};
   }
 
   onEscape() {

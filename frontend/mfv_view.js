@@ -2,6 +2,7 @@
 // drive it, coloured by facet, beside each facet's AM image and mean image.
 // The slider moves the points from one step's layout to the next.
 import {seriesColor} from "./colors.js";
+import {given} from "./deep_link.js";
 import {clear, el} from "./dom.js";
 import {FacetCards} from "./facets.js";
 import {formatStep} from "./format.js";
@@ -35,6 +36,15 @@ function colorOf(facet) {
 }
 
 export class MfvView {
+  /** A deep link's unit must be the tag's own (one unit per MFV tag). */
+  static fromLink({unit}, info) {
+    const units = info && Array.isArray(info.units) ? info.units.map(String) : [];
+    if (!given(unit) || units.includes(unit)) return {state: null, notes: []};
+    const shown = units.join(", ") || "?";
+    return {state: null, notes: [
+      `unit “${unit}” is not the unit of this layer (showing unit ${shown})`]};
+  }
+
   /** ctx: {run, tag, info, data, sizeName, pickStep(index), state}. */
   constructor({info, data, sizeName}) {
     this.info = info || {};
@@ -120,6 +130,14 @@ export class MfvView {
                          size: this.thumbSize});
   }
 
+  /** New steps of the same tag: the axes take in their points. */
+  update({info, data}, {changed}) {
+    if (!changed) return;
+    this.info = info || {};
+    this.steps = Array.isArray(data.steps) ? data.steps : [];
+    this.scatter.setExtent(unionExtent(this.steps.map((entry) => entry.embedding)));
+  }
+
   keysOf(index) {
     const entry = this.steps[index];
     if (entry) this._sprite(entry);  // starts loading the next step's thumbnails
@@ -133,6 +151,10 @@ export class MfvView {
   }
 
   state() {
+    return {};
+  }
+
+  linkParams() {
     return {};
   }
 

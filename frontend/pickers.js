@@ -1,30 +1,20 @@
 // The run and layer (tag) pickers.
 import {clear, el} from "./dom.js";
+import {isShownKind, kindLabel, kindOrder, tagLabel} from "./kinds.js";
 import {naturalCompare} from "./series.js";
 
-/** The kinds of visualization this panel can show, in picker order. */
-export const SUPPORTED_KINDS = ["am", "inversion", "mfv"];
-
-const KIND_LABELS = {am: "activation maximization", inversion: "inversion", mfv: "multifaceted"};
-
-/** "conv2 · am — 16 units", "conv1 · inversion", "logits · mfv — unit 3". */
-export function tagLabel(tag, info) {
-  const layer = info && info.layer ? info.layer : tag;
-  const kind = info && info.kind ? info.kind : "?";
-  const units = info && Array.isArray(info.units) ? info.units : [];
-  let unitText = "";
-  if (kind === "mfv" && units.length === 1) unitText = ` — unit ${units[0]}`;
-  else if (units.length) unitText = ` — ${units.length} unit${units.length === 1 ? "" : "s"}`;
-  return `${layer} · ${kind}${unitText}`;
+/** The runs of a /tags answer that have a tag of a kind the panel shows, sorted. */
+export function shownRuns(tags) {
+  return Object.keys(tags || {}).filter((run) => shownTags(tags, run).length).sort();
 }
 
-function kindOrder(kind) {
-  const i = SUPPORTED_KINDS.indexOf(kind);
-  return i < 0 ? SUPPORTED_KINDS.length : i;
-}
-
-export function kindLabel(kind) {
-  return KIND_LABELS[kind] || kind;
+/** The tags of `run` of a kind the panel shows, by kind then tag (numbers in order). */
+export function shownTags(tags, run) {
+  const byTag = (tags || {})[run] || {};
+  return Object.keys(byTag)
+      .filter((tag) => isShownKind(byTag[tag] && byTag[tag].kind))
+      .sort((a, b) => kindOrder(byTag[a].kind) - kindOrder(byTag[b].kind) ||
+                      naturalCompare(a, b));
 }
 
 /**
@@ -34,6 +24,8 @@ export class Pickers {
   constructor(onChange) {
     this.onChange = onChange;
     this.tags = {};
+    this.runsKey = null;  // the options shown, to rebuild them only when they change
+    this.tagsKey = null;
     this.runSelect = el("select", {id: "fv-run-select", class: "fv-select",
                                    onchange: () => this._runChanged()});
     this.tagSelect = el("select", {id: "fv-tag-select", class: "fv-select",
@@ -46,32 +38,37 @@ export class Pickers {
     ]);
   }
 
-  /** Runs that have at least one tag of a supported kind, sorted. */
+  /** Runs that have at least one tag of a kind the panel shows, sorted. */
   runs() {
-    return Object.keys(this.tags).filter((run) => this.tagsOf(run).length).sort();
+    return shownRuns(this.tags);
   }
 
-  /** Tags of `run` with a supported kind, sorted by kind then tag (numbers in order). */
+  /** Tags of `run` of a kind the panel shows, in picker order. */
   tagsOf(run) {
-    const byTag = this.tags[run] || {};
-    return Object.keys(byTag)
-        .filter((tag) => SUPPORTED_KINDS.includes(byTag[tag] && byTag[tag].kind))
-        .sort((a, b) => kindOrder(byTag[a].kind) - kindOrder(byTag[b].kind) ||
-                        naturalCompare(a, b));
+    return shownTags(this.tags, run);
   }
 
   info(run, tag) {
     return (this.tags[run] || {})[tag];
   }
 
-  /** Fills the pickers from /tags, keeping the current choice when it still exists. */
+  /**
+   * Fills the pickers from /tags, choosing preferred.run and preferred.tag
+   * where they exist (else the first run, and the first tag of the run). The
+   * options are rebuilt only when they change, so a reload that brings nothing
+   * new leaves an open picker alone.
+   */
   setTags(tags, preferred) {
     this.tags = tags || {};
     const runs = this.runs();
     const wantRun = preferred && runs.includes(preferred.run) ? preferred.run : runs[0];
-    clear(this.runSelect);
-    for (const run of runs) {
-      this.runSelect.appendChild(el("option", {value: run, text: run}));
+    const key = JSON.stringify(runs);
+    if (key !== this.runsKey) {
+      this.runsKey = key;
+      clear(this.runSelect);
+      for (const run of runs) {
+        this.runSelect.appendChild(el("option", {value: run, text: run}));
+      }
     }
     if (wantRun !== undefined) this.runSelect.value = wantRun;
     this._fillTags(preferred && preferred.tag);
@@ -83,17 +80,22 @@ export class Pickers {
   _fillTags(preferredTag) {
     const run = this.run;
     const tags = run ? this.tagsOf(run) : [];
-    clear(this.tagSelect);
-    const groups = new Map();  // kind -> <optgroup>
-    for (const tag of tags) {
+    const options = tags.map((tag) => {
       const info = this.info(run, tag);
-      if (!groups.has(info.kind)) {
-        const group = el("optgroup", {label: kindLabel(info.kind)});
-        groups.set(info.kind, group);
-        this.tagSelect.appendChild(group);
+      return {tag, kind: info.kind, text: tagLabel(tag, info)};
+    });
+    const key = JSON.stringify(options);
+    if (key !== this.tagsKey) {
+      this.tagsKey = key;
+      clear(this.tagSelect);
+      const groups = new Map();  // kind -> <optgroup>
+      for (const {tag, kind, text} of options) {
+        if (!groups.has(kind)) {
+          groups.set(kind, el("optgroup", {label: kindLabel(kind)}));
+          this.tagSelect.appendChild(groups.get(kind));
+        }
+        groups.get(kind).appendChild(el("option", {value: tag, text, title: tag}));
       }
-      groups.get(info.kind).appendChild(el("option", {
-        value: tag, text: tagLabel(tag, info), title: tag}));
     }
     if (tags.length) this.tagSelect.value = tags.includes(preferredTag) ? preferredTag : tags[0];
   }

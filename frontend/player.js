@@ -43,6 +43,19 @@ export class Player {
   /** Sets the step numbers (oldest first) and shows `index` (default: the latest). */
   setSteps(steps, index) {
     this.pause();
+    this._setSteps(steps, index);
+  }
+
+  /**
+   * New step numbers of the same series (a reload): shows `index` without
+   * telling the owner, and goes on playing if it was.
+   */
+  update(steps, index) {
+    this._setSteps(steps, index);
+    if (steps.length <= 1) this.pause();
+  }
+
+  _setSteps(steps, index) {
     this.steps = steps.slice();
     this.slider.max = String(Math.max(0, steps.length - 1));
     const disabled = steps.length <= 1;

@@ -67,6 +67,11 @@ export class Scatter {
     overlay.hidden = true;
   }
 
+  /** Changes the data extent (new steps): points move there on the next setPoints. */
+  setExtent(extent) {
+    this._setExtent(extent);
+  }
+
   _setExtent({x0, x1, y0, y1}) {
     const span = Math.max(x1 - x0, y1 - y0) || 1;
     this.scale = (SIZE - 2 * PAD) / span;

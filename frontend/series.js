@@ -27,3 +27,20 @@ export function finiteMean(values) {
 export function naturalCompare(a, b) {
   return String(a).localeCompare(String(b), "en", {numeric: true});
 }
+
+/**
+ * The index in `numbers` (ascending step numbers) of the one nearest to
+ * `value`, the earlier of two equally near; -1 for an empty list.
+ */
+export function nearestIndex(numbers, value) {
+  let best = -1;
+  let bestDistance = Infinity;
+  (numbers || []).forEach((n, i) => {
+    const distance = Math.abs(n - value);
+    if (distance < bestDistance) {
+      best = i;
+      bestDistance = distance;
+    }
+  });
+  return best;
+}
