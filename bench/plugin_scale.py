@@ -49,7 +49,7 @@ import tensorflow as tf  # noqa: E402
 from tb_featviz import kinds  # noqa: E402
 from tb_featviz import summary  # noqa: E402
 from tb_featviz.optvis import mfv as mfv_lib  # noqa: E402
-from tests import tensorboard_server  # noqa: E402
+from tests.e2e import tensorboard_server  # noqa: E402
 
 RUN = "train"
 TB_RUN = f"{RUN}/{kinds.DEFAULT_RUN_NAME}"  # as TensorBoard names it
@@ -339,7 +339,7 @@ def panel_problem():
   """Why the panel cannot be measured on this machine, or None if it can."""
   if importlib.util.find_spec("playwright") is None:
     return "Playwright is not installed"
-  from tests import test_browser  # pylint: disable=import-outside-toplevel
+  from tests.e2e import browser as test_browser  # pylint: disable=import-outside-toplevel
   if not os.access(test_browser.CHROMIUM, os.X_OK):
     return f"{test_browser.CHROMIUM} is missing (`make chromium` installs it)"
   return None
@@ -354,7 +354,7 @@ def measure_panel(base, steps_answer, n, rng):
   """
   from playwright import sync_api  # pylint: disable=import-outside-toplevel
 
-  from tests import test_browser  # pylint: disable=import-outside-toplevel
+  from tests.e2e import browser as test_browser  # pylint: disable=import-outside-toplevel
 
   run, tag, entries = steps_answer["run"], steps_answer["tag"], steps_answer["steps"]
   indices = rng.choice(len(entries) - 1, size=min(n, len(entries) - 1), replace=False)

@@ -21,7 +21,11 @@ from tb_featviz import metadata
 
 
 def _lazy(name):
-  """The module `name`, executed when one of its attributes is first read."""
+  """The module `name`, executed when one of its attributes is first read.
+
+  Registered as an import would register it (in sys.modules, and as an
+  attribute of its package), so that every way of reaching it finds it.
+  """
   if name in sys.modules:
     return sys.modules[name]
   spec = importlib.util.find_spec(name)
@@ -29,6 +33,8 @@ def _lazy(name):
   module = importlib.util.module_from_spec(spec)
   sys.modules[name] = module
   spec.loader.exec_module(module)
+  package, _, child = name.rpartition(".")
+  setattr(sys.modules[package], child, module)
   return module
 
 
@@ -143,9 +149,10 @@ class Kind:
           + (f"; missing {missing}" if missing else "") + ".")
     return dict(config)
 
-  def function(self):
+  @classmethod
+  def function(cls):
     """The library function whose keyword arguments `<name>_options` are."""
-    module, name = self.options_function
+    module, name = cls.options_function
     return getattr(_lazy(module), name)
 
   def _check_options(self):

@@ -4,9 +4,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import pytest  # noqa: E402
+import pytest
 
-from tests import digits as digits_lib  # noqa: E402
+from tests import digits as digits_lib
+from tests import disk
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +21,10 @@ def trained_cnn(digits_data):
   """The digits CNN trained on the first 1400 digits."""
   images, labels = digits_data
   return digits_lib.trained_cnn(images[:1400], labels[:1400])
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+  """A 256 KiB tmpfs, mounted for one test (see disk.tiny)."""
+  with disk.tiny(tmp_path / "tiny_disk") as mount_point:
+    yield mount_point

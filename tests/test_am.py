@@ -12,7 +12,6 @@ import pytest
 import tensorflow as tf
 
 import tb_featviz
-from tb_featviz.optvis import recipe
 from tests import digits as digits_lib
 
 am = tb_featviz.activation_maximization
@@ -497,73 +496,7 @@ def test_no_side_effects_on_the_model_or_any_random_state(trained_cnn, digits_da
   np.testing.assert_array_equal(trained_cnn.predict(images[:20], verbose=0), probs)
 
 
-# --- caching ---------------------------------------------------------------------
-
-
-def _renderers(model, layer):
-  return recipe.extractor(model, layer).__dict__["_renderers"]
-
-
-def _tiny_conv_model():
-  inputs = keras.Input((10, 10, 1))
-  return keras.Model(inputs, keras.layers.Conv2D(8, 3, activation="relu", name="conv")(inputs))
-
-
-def test_a_second_call_with_the_same_shapes_does_not_retrace():
-  model = _tiny_conv_model()
-  am(model, "conv", 4, steps=3, seed=0)
-  renderers = dict(_renderers(model, "conv"))
-  assert len(renderers) == 1
-  [renderer] = renderers.values()
-  assert renderer.trace_count == 1
-  am(model, "conv", [5, 2, 0, 1], steps=7, seed=3, learning_rate=0.1)
-  am(model, "conv", [7, 7, 6, 6], steps=0, seed=4)
-  assert dict(_renderers(model, "conv")) == renderers
-  assert renderer.trace_count == 1
-
-
-def test_a_short_last_chunk_does_not_retrace():
-  model = _tiny_conv_model()
-  am(model, "conv", 8, steps=3, batch_size=3)  # chunks of 3, 3 and 2 (padded)
-  [renderer] = _renderers(model, "conv").values()
-  assert renderer.trace_count == 1
-  am(model, "conv", [7, 6, 5, 4, 3, 2, 1], steps=3, batch_size=3)
-  assert renderer.trace_count == 1
-
-
 # --- errors ----------------------------------------------------------------------
-
-
-def test_unknown_layer_names_it_and_lists_the_layers(trained_cnn):
-  with pytest.raises(ValueError) as error:
-    am(trained_cnn, "conv9", steps=1)
-  message = str(error.value)
-  assert "conv9" in message
-  for name in ("conv1", "conv2", "conv3", "embed", "logits"):
-    assert name in message
-
-
-@pytest.mark.parametrize("units", [[32], [0, 40], [-1], 33, 0])
-def test_unit_out_of_range_states_the_layer_width(trained_cnn, units):
-  with pytest.raises(ValueError, match=r"\b32 units\b"):
-    am(trained_cnn, "conv2", units, steps=1)
-
-
-def test_a_model_without_a_layer_graph_is_refused_with_advice():
-  class Subclassed(keras.Model):
-
-    def __init__(self):
-      super().__init__()
-      self.dense = keras.layers.Dense(3, name="dense")
-
-    def call(self, x):
-      return self.dense(x)
-
-  never_built = keras.Sequential([keras.layers.Dense(3, name="dense")])
-  for model in (Subclassed(), never_built):
-    with pytest.raises(ValueError, match=r"keras\.Input|Functional") as error:
-      am(model, "dense", steps=1)
-    assert "keras.Model(inputs, outputs)" in str(error.value)
 
 
 @pytest.mark.parametrize("value_range", [(1.0, 0.0), (0.5, 0.5), (0.0,), "ab", (0.0, None),

@@ -1,28 +1,19 @@
-"""`tb-featviz run`, the configuration file, and one-line errors for bad arguments.
-
-Most of it calls `cli.main` in-process (a TensorFlow import per subprocess is
-costly here); one subprocess checks that a real error on the command line is a
-single line on stderr, TensorFlow's own start-up chatter included.
+"""`tb-featviz run` and one-line errors for bad arguments, calling `cli.main`
+in-process (a TensorFlow import per subprocess is costly here; the console
+script itself is run in e2e/test_command_line.py).
 """
 
-import inspect
 import json
 import os
-import subprocess
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import keras
+import numpy as np
+import pytest
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-import tb_featviz  # noqa: E402
-from tb_featviz import kinds  # noqa: E402
-from tb_featviz.watch import cli  # noqa: E402
-from tb_featviz.watch import config_file as run_config  # noqa: E402
-from tests import digits as digits_lib  # noqa: E402
-from tests import event_files  # noqa: E402
+from tb_featviz.watch import cli
+from tests import digits as digits_lib
+from tests import event_files
 
 TB_FEATVIZ = os.path.join(os.path.dirname(sys.executable), "tb-featviz")
 
@@ -169,21 +160,6 @@ def test_bad_arguments_exit_2_with_one_line(files, tmp_path, capsys, case):
       for name in names)
 
 
-def test_a_real_command_line_error_is_one_line_on_stderr(files, tmp_path):
-  """Past TensorFlow's import (whose C++ log lines are held back)."""
-  config = _write_config(files, "layer.json", am={"conv9": 2})
-  done = subprocess.run([TB_FEATVIZ, "run", str(files / "model-02.keras"),
-                         "--config", config, "--logdir", str(tmp_path)],
-                        capture_output=True, text=True, timeout=300)
-  assert done.returncode == 2
-  assert done.stderr.splitlines() == [
-      f"tb-featviz: error: {config} does not fit the model of "
-      f"{files / 'model-02.keras'}: Model 'digits_cnn' has no layer named "
-      "'conv9'. Its layers are: conv1, pool1, conv2, pool2, conv3, gap, embed, "
-      "logits."]
-  assert done.stdout == ""
-
-
 def test_help_for_every_command(capsys):
   for command in ([], ["run"], ["watch"]):
     with pytest.raises(SystemExit) as exit_:
@@ -199,69 +175,3 @@ def test_help_for_every_command(capsys):
   for name, parser in commands.items():
     undocumented = [a.dest for a in parser._actions if not a.help]  # pylint: disable=protected-access
     assert parser.description and not undocumented, name
-
-
-# -- the configuration file (no model needed) --------------------------------------
-
-
-def test_config_keys_are_the_callbacks_arguments():
-  parameters = inspect.signature(tb_featviz.FeatureVizCallback.__init__).parameters
-  assert set(kinds.CONFIG_KEYS) == set(parameters) - {"self", "log_dir"}
-
-
-def test_json_and_toml_configs_load_the_same(tmp_path):
-  images = np.random.default_rng(0).random((5, 8, 8, 1)).astype(np.float32)
-  np.save(tmp_path / "probe.npy", images)
-  np.savez(tmp_path / "val.npz", x=images, y=np.arange(5))
-  np.savez(tmp_path / "one.npz", only=images)
-  (tmp_path / "c.json").write_text(json.dumps({
-      "am": {"conv2": 8, "logits": "all"}, "am_options": {"steps": 64},
-      "inversion": {"images": "probe.npy", "layers": ["conv1"]},
-      "mfv": {"images": "one.npz", "labels": "val.npz:y", "layer": "logits",
-              "units": [3]},
-      "value_range": [0, 1], "display_shape": [8, 8], "run_name": "viz",
-      "every_n_steps": 10}))
-  (tmp_path / "c.toml").write_text(
-      'value_range = [0, 1]\ndisplay_shape = [8, 8]\nrun_name = "viz"\n'
-      'every_n_steps = 10\n'
-      '[am]\nconv2 = 8\nlogits = "all"\n[am_options]\nsteps = 64\n'
-      '[inversion]\nimages = "probe.npy"\nlayers = ["conv1"]\n'
-      '[mfv]\nimages = "one.npz"\nlabels = "val.npz:y"\nlayer = "logits"\n'
-      'units = [3]\n')
-  from_json = run_config.load(tmp_path / "c.json")
-  from_toml = run_config.load(tmp_path / "c.toml")
-  for loaded in (from_json, from_toml):
-    assert loaded.run_name == "viz" and loaded.batch_steps
-    assert loaded.visualizer["am"] == {"conv2": 8, "logits": "all"}
-    assert loaded.visualizer["value_range"] == (0, 1)
-    np.testing.assert_array_equal(loaded.visualizer["inversion"]["images"], images)
-    np.testing.assert_array_equal(loaded.visualizer["mfv"]["images"], images)
-    np.testing.assert_array_equal(loaded.visualizer["mfv"]["labels"], np.arange(5))
-  assert "run_name" not in from_json.visualizer  # the callback's own arguments only
-
-
-@pytest.mark.parametrize("content, message", [
-    ("[1, 2]", "must be an object"),
-    ('{"am": {"conv2": 2}, "value_range": [0]}', r"value_range must be \[low, high\]"),
-    ('{"am": [1]}', "am must be an object"),
-    ('{"am": {"c": 1}, "run_name": "../up"}', "run_name must be a relative"),
-    ('{"am": {"c": 1}, "every_n_steps": 0}', "every_n_steps must be a positive"),
-    ('{"value_range": [0, 1]}', "nothing to visualize"),
-    ('{"inversion": {"images": "val.npz", "layers": ["c"]}}', "holds 2 arrays"),
-    ('{"inversion": {"images": "val.npz:z", "layers": ["c"]}}', "has no array 'z'"),
-    ('{"inversion": {"images": "val.npy:x", "layers": ["c"]}}', "file not found"),
-    ('{"inversion": {"images": 3, "layers": ["c"]}}', "must be a path"),
-])
-def test_config_mistakes_are_named(tmp_path, content, message):
-  np.savez(tmp_path / "val.npz", x=np.zeros(2), y=np.zeros(2))
-  (tmp_path / "c.json").write_text(content)
-  with pytest.raises(run_config.ConfigError, match=message) as raised:
-    run_config.load(tmp_path / "c.json")
-  assert "\n" not in str(raised.value) and str(tmp_path / "c.json") in str(raised.value)
-
-
-def test_toml_needs_python_3_11(tmp_path, monkeypatch):
-  monkeypatch.setattr(run_config, "tomllib", None)
-  (tmp_path / "c.toml").write_text("[am]\nconv2 = 2\n")
-  with pytest.raises(run_config.ConfigError, match="Python 3.11 or later"):
-    run_config.load(tmp_path / "c.toml")

@@ -12,10 +12,10 @@ Before pressing TensorBoard's reload button a test waits until TensorBoard's
 backend (--reload_interval 1) serves them, so that the reload has something
 to bring; then it waits for the panel to show them. No sleeps.
 
-The logdir holds, besides the runs of test_browser.py (train: conv1 8 units
+The logdir holds, besides the runs of panel_logs.write_am_logdir (train: conv1 8 units
 and conv2 5 units at steps 0, 5, ..., 20; eval: conv1 at 0, 10, 20), one run
 per test that adds data, so the tests do not depend on each other's writes.
-Console errors and page errors fail every test (Console of test_browser.py).
+Console errors and page errors fail every test (browser.Console).
 """
 
 import json
@@ -25,15 +25,17 @@ import urllib.parse
 import numpy as np
 import pytest
 
-sync_api = pytest.importorskip("playwright.sync_api")
+from tests.e2e import panel_logs
+from tests.e2e import tensorboard_server
+from tests.e2e.browser import TIMEOUT_MS
+from tests.e2e.browser import Console
+from tests.e2e.browser import format3
+from tests.e2e.browser import plugin_frame
+from tests.e2e.browser import wait_for_images
+from tests.e2e.panel_logs import SIZE
+from tests.e2e.panel_logs import activation
+from tests.e2e.panel_logs import write_am_logdir
 
-from tests import tensorboard_server  # noqa: E402
-from tests import test_browser_views as views_data  # noqa: E402
-from tests.test_browser import (  # noqa: E402,F401
-    SIZE, Console, activation, browser, format3, plugin_frame, pytestmark, wait_for_images,
-    write_logdir)
-
-TIMEOUT_MS = 20_000
 BACKEND_TIMEOUT_S = 60
 AM_TAG = "featviz/am/conv1"
 UNITS = 4
@@ -63,40 +65,13 @@ def write_am(logdir, run, steps, layer="conv1", units=UNITS):
 
 def write_views(logdir, run, inversion_steps, mfv_steps):
   """Writes inversion (conv1) and MFV (logits unit 3) steps into a new events file."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-  from tb_featviz import summary  # pylint: disable=import-outside-toplevel
-  from tb_featviz.optvis import mfv  # pylint: disable=import-outside-toplevel
-
-  d = views_data
-  shape = (d.SIZE, d.SIZE, 1)
-  originals = np.random.default_rng(0).random((d.PROBES, *shape), dtype=np.float32)
-  writer = tf.summary.create_file_writer(str(logdir / run))
-  with writer.as_default():
-    for step in inversion_steps:
-      rng = np.random.default_rng([1, step])
-      summary.inversion("conv1", rng.random((d.PROBES, *shape), dtype=np.float32),
-                        step=step, originals=originals if step == 0 else None,
-                        errors=[d.inversion_error("conv1", step, i) for i in range(d.PROBES)])
-    for step in mfv_steps:
-      rng = np.random.default_rng([2, step])
-      result = mfv.MFVResult(
-          facets=rng.random((d.K, *shape), dtype=np.float32),
-          mean_images=rng.random((d.K, *shape), dtype=np.float32),
-          embedding=d.embedding(step), labels=d.labels(step),
-          activations=np.array([d.facet_activation(3, step, f) for f in range(d.K)],
-                               np.float32),
-          mean_activations=np.array([d.mean_activation(3, step, f) for f in range(d.K)],
-                                    np.float32),
-          nearest=[np.flatnonzero(d.labels(step) == f)[:5] for f in range(d.K)],
-          layer="logits", unit=3, value_range=(0.0, 1.0))
-      summary.mfv("logits", result, step=step)
-  writer.close()
+  panel_logs.write_views(logdir, run, {"conv1": inversion_steps},
+                         {3: (mfv_steps, False)})
 
 
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory):
-  root = write_logdir(tmp_path_factory.mktemp("live") / "logs")
+  root = write_am_logdir(tmp_path_factory.mktemp("live") / "logs")
   for run, steps in LIVE_RUNS.items():
     write_am(root, run, steps)
   write_am(root, ODD_RUN, [0, 3])
@@ -110,7 +85,7 @@ def server(logdir):
     yield base
 
 
-def open_page(browser, url, color_scheme=None, direct=False):  # noqa: F811
+def open_page(browser, url, color_scheme=None, direct=False):
   """A new page (its own browser context) at `url`; returns (page, console).
 
   With `direct` (the panel's document opened on its own, as the top page) the
@@ -128,7 +103,7 @@ def open_page(browser, url, color_scheme=None, direct=False):  # noqa: F811
 
 
 @pytest.fixture
-def pages(browser):  # noqa: F811
+def pages(browser):
   """Opens pages with open(url) -> (page, frame); fails on any console error."""
   opened = []
 
@@ -324,8 +299,8 @@ def test_inversion_and_mfv_views_follow_new_steps(pages, server, logdir):
   assert frame.get_attribute(".fv-pair.fv-selected", "data-index") == "1"
   errors = frame.eval_on_selector_all(".fv-pair .fv-error-value",
                                       "(nodes) => nodes.map((n) => n.textContent)")
-  assert errors == [format3(views_data.inversion_error("conv1", 20, i))
-                    for i in range(views_data.PROBES)]
+  assert errors == [format3(panel_logs.inversion_error("conv1", 20, i))
+                    for i in range(panel_logs.PROBES)]
 
   frame.select_option("#fv-tag-select", MFV_TAG)
   frame.wait_for_selector("svg#fv-scatter[data-step='10']")
@@ -338,8 +313,8 @@ def test_inversion_and_mfv_views_follow_new_steps(pages, server, logdir):
   facets = frame.eval_on_selector_all(
       ".fv-facet .fv-activation:not(.fv-mean-activation)",
       "(nodes) => nodes.map((n) => n.textContent)")
-  assert facets == [format3(views_data.facet_activation(3, 20, f))
-                    for f in range(views_data.K)]
+  assert facets == [format3(panel_logs.facet_activation(3, 20, f))
+                    for f in range(panel_logs.K)]
 
 
 COLOURS = """() => {

@@ -1,94 +1,27 @@
-"""The featviz panel in a real browser: real event files, a real TensorBoard
-process and Debian's Chromium driven by Playwright.
-
-The logdir holds two runs written with `tb_featviz.summary.am`:
-  train: conv1 (8 units) and conv2 (5 units) at steps 0, 5, 10, 15, 20;
-  eval:  conv1 (8 units) at steps 0, 10, 20.
-Every picture is different (random pixels seeded by run, layer and step) and
-every activation is known, so the test can check what the panel shows.
-
-Console errors and uncaught exceptions of the page and of the plugin's iframe
-fail a test. Only errors are collected: TensorBoard 2.21's own page also logs a
-*warning* ("Multiple instances of Three.js being imported."), which is not one.
-`_TENSORBOARD_NOISE` lists the error messages that are ignored because they come
-from TensorBoard itself and have nothing to do with the plugin:
-
-- Under --path_prefix, TensorBoard's own font stylesheet (font-roboto/roboto.html
-  in its webfiles.zip) asks for `url(/font-roboto/....woff2)`, an absolute path
-  that misses the prefix, so the outer page logs "Failed to load resource: ...
-  404" for `http://host:port/font-roboto/...`. The panel loads no fonts.
+"""The featviz panel in Chromium against a real TensorBoard process: the AM
+grid, the step slider and player, layers and runs, a unit's history, the
+empty state, and --path_prefix. The logdir is panel_logs.write_am_logdir's;
+console errors fail a test (browser.Console).
 """
 
 import math
-import os
 import re
 
-import numpy as np
 import pytest
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
-from tests import tensorboard_server  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update"]
-
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"{CHROMIUM} is missing: the browser tests need Debian's chromium "
-           "(`make chromium` installs it; Playwright's own download does not work here)")
-
-RUNS = {
-    "train": {"conv1": 8, "conv2": 5},
-    "eval": {"conv1": 8},
-}
-STEPS = {"train": [0, 5, 10, 15, 20], "eval": [0, 10, 20]}
-SIZE = 28
-TIMEOUT_MS = 15_000
-
-# Error-level console messages that TensorBoard's own page (not the plugin)
-# prints: (regex on the text, regex on the URL it is about). Explained above.
-_TENSORBOARD_NOISE = [
-    (r"^Failed to load resource: .* 404", r"^http://127\.0\.0\.1:\d+/font-roboto/"),
-]
-
-
-def activation(run, layer, step, unit):
-  """The activation logged for one unit: distinct, with more than 3 digits."""
-  scale = 1.2345 if layer == "conv1" else -0.04321
-  return (1.0 + unit) * (1.0 + step / 10.0) * scale + (0.5 if run == "eval" else 0.0)
-
-
-def format3(value):
-  """What the panel should show for `value` (stored as float32): 3 significant digits."""
-  return str(float(f"{float(np.float32(value)):.3g}")).removesuffix(".0")
-
-
-def write_logdir(root):
-  """Writes the runs above as real event files; returns the logdir."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-  from tb_featviz import summary  # pylint: disable=import-outside-toplevel
-
-  for run_index, (run, layers) in enumerate(RUNS.items()):
-    writer = tf.summary.create_file_writer(str(root / run))
-    with writer.as_default():
-      for step in STEPS[run]:
-        for layer_index, (layer, n_units) in enumerate(layers.items()):
-          rng = np.random.default_rng([run_index, layer_index, step])
-          images = rng.random((n_units, SIZE, SIZE, 1), dtype=np.float32)
-          summary.am(layer, images, step=step, units=list(range(n_units)),
-                     activations=[activation(run, layer, step, u)
-                                  for u in range(n_units)],
-                     seconds=0.25)
-    writer.close()
-  return root
+from tests.e2e import tensorboard_server
+from tests.e2e.browser import format3
+from tests.e2e.browser import open_panel
+from tests.e2e.browser import wait_for_images
+from tests.e2e.panel_logs import SIZE
+from tests.e2e.panel_logs import STEPS
+from tests.e2e.panel_logs import activation
+from tests.e2e.panel_logs import write_am_logdir
 
 
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory):
-  return write_logdir(tmp_path_factory.mktemp("browser") / "logs")
+  return write_am_logdir(tmp_path_factory.mktemp("browser") / "logs")
 
 
 @pytest.fixture(scope="module")
@@ -97,70 +30,12 @@ def server(logdir):
     yield base
 
 
-@pytest.fixture(scope="module")
-def browser():
-  with sync_api.sync_playwright() as playwright:
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield chromium
-    chromium.close()
-
-
-class Console:
-  """Collects console errors and uncaught exceptions of a page and its frames."""
-
-  def __init__(self, page):
-    self.errors = []
-    page.on("console", self._on_console)
-    page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
-
-  def _on_console(self, message):
-    if message.type != "error":
-      return
-    text, url = message.text, message.location.get("url") or ""
-    if any(re.search(text_re, text) and re.search(url_re, url)
-           for text_re, url_re in _TENSORBOARD_NOISE):
-      return
-    self.errors.append(f"console.error: {text} ({url})")
-
-
-def plugin_frame(page):
-  """The featviz iframe's Frame, once it exists."""
-  iframe = page.wait_for_selector('iframe[src*="name=featviz"]', state="attached",
-                                  timeout=TIMEOUT_MS)
-  frame = iframe.content_frame()
-  assert frame is not None
-  return frame
-
-
-def open_panel(browser, base, routes=()):
-  """Opens the featviz tab; returns (page, frame, console)."""
-  page = browser.new_page(viewport={"width": 1280, "height": 900})
-  page.set_default_timeout(TIMEOUT_MS)
-  console = Console(page)
-  for pattern, handler in routes:
-    page.route(pattern, handler)
-  page.goto(f"{base}/#featviz")
-  return page, plugin_frame(page), console
-
-
 @pytest.fixture
 def panel(browser, server):
   page, frame, console = open_panel(browser, server)
   yield page, frame
   page.close()
   assert not console.errors, console.errors
-
-
-def wait_for_images(frame, selector):
-  """Waits until every image matching `selector` loaded; returns their srcs."""
-  frame.wait_for_function(
-      """(selector) => {
-        const images = [...document.querySelectorAll(selector)];
-        return images.length > 0 &&
-            images.every((img) => img.complete && img.naturalWidth > 0);
-      }""", arg=selector)
-  return frame.eval_on_selector_all(
-      selector, "(images) => images.map((img) => img.src)")
 
 
 def tile_units(frame):

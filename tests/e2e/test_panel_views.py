@@ -1,15 +1,6 @@
-"""The inversion and MFV views of the featviz panel in a real browser: real
-event files written with `tb_featviz.summary.inversion` and `.mfv`, a real
-TensorBoard process and Debian's Chromium driven by Playwright.
-
-The logdir holds one run, "train":
-  inversion of conv1 at steps 0, 10, 20 and of conv2 at steps 0, 5, 20 (4 probe
-  images of 28x28x1, originals at step 0, every error known);
-  MFV of logits unit 3 at steps 0, 10, 20 (30 embedded images whose points
-  move, k=3 facets, with the images for the sprite: image i is a flat grey of
-  value i/29, so a thumbnail tells which cell of the sprite it was cut from);
-  MFV of logits unit 5 at steps 0 and 10, without images (no sprite).
-Console errors fail a test, as in test_browser.py.
+"""The inversion and MFV views of the featviz panel in Chromium against a real
+TensorBoard process, over panel_logs.write_views_logdir's run (inversion of
+two layers, the facets of two units); console errors fail a test.
 """
 
 import math
@@ -17,90 +8,26 @@ import math
 import numpy as np
 import pytest
 
-from tests import tensorboard_server
-from tests.test_browser import (CHROMIUM, Console, browser, format3, open_panel,  # noqa: F401
-                                pytestmark, wait_for_images)
-
-SIZE = 28
-PROBES = 4
-INVERSION_STEPS = {"conv1": [0, 10, 20], "conv2": [0, 5, 20]}
-MFV_STEPS = [0, 10, 20]
-N_POINTS = 30
-K = 3
-
-
-def inversion_error(layer, step, index):
-  """The normalised error logged for probe `index`: distinct, more than 3 digits."""
-  scale = 0.12345 if layer == "conv1" else 0.04321
-  return (0.5 + index) * scale / (1.0 + step / 10.0)
-
-
-def embedding(step):
-  """(N, 2) points on a 6x5 grid, 10 apart, each moving by up to 3 per step."""
-  index = np.arange(N_POINTS)
-  base = np.stack([index % 6 * 10.0, index // 6 * 10.0], axis=1)
-  direction = np.stack([np.cos(index), np.sin(index)], axis=1)
-  return (base + direction * 3.0 * step / 20.0).astype(np.float32)
-
-
-def labels(step):
-  """Facet of each point: thirds of the points, point 0 moves to facet 2 at step 20."""
-  result = np.arange(N_POINTS) * K // N_POINTS
-  if step == 20:
-    result[0] = 2
-  return result.astype(np.int32)
-
-
-def facet_activation(unit, step, facet):
-  return (2.0 + facet) * (1.0 + step / 7.0) + unit * 0.0123
-
-
-def mean_activation(unit, step, facet):
-  return (0.25 + facet) * (1.0 + step / 13.0) - unit * 0.0111
-
-
-def write_logdir(root):
-  """Writes the run above as real event files; returns the logdir."""
-  import tensorflow as tf  # pylint: disable=import-outside-toplevel
-
-  from tb_featviz import summary  # pylint: disable=import-outside-toplevel
-  from tb_featviz.optvis import mfv  # pylint: disable=import-outside-toplevel
-
-  shape = (SIZE, SIZE, 1)
-  originals = np.random.default_rng(0).random((PROBES, *shape), dtype=np.float32)
-  thumbnails = np.broadcast_to(
-      (np.arange(N_POINTS, dtype=np.float32) / (N_POINTS - 1))[:, None, None, None],
-      (N_POINTS, *shape)).copy()
-  writer = tf.summary.create_file_writer(str(root / "train"))
-  with writer.as_default():
-    for layer_index, (layer, steps) in enumerate(INVERSION_STEPS.items()):
-      for step in steps:
-        rng = np.random.default_rng([1, layer_index, step])
-        summary.inversion(
-            layer, rng.random((PROBES, *shape), dtype=np.float32), step=step,
-            originals=originals if step == 0 else None,
-            errors=[inversion_error(layer, step, i) for i in range(PROBES)])
-    for unit, steps, images in ((3, MFV_STEPS, thumbnails), (5, MFV_STEPS[:2], None)):
-      for step in steps:
-        rng = np.random.default_rng([2, unit, step])
-        result = mfv.MFVResult(
-            facets=rng.random((K, *shape), dtype=np.float32),
-            mean_images=rng.random((K, *shape), dtype=np.float32),
-            embedding=embedding(step), labels=labels(step),
-            activations=np.array([facet_activation(unit, step, f) for f in range(K)],
-                                 np.float32),
-            mean_activations=np.array([mean_activation(unit, step, f) for f in range(K)],
-                                      np.float32),
-            nearest=[np.flatnonzero(labels(step) == f)[:5] for f in range(K)],
-            layer="logits", unit=unit, value_range=(0.0, 1.0))
-        summary.mfv("logits", result, step=step, images=images)
-  writer.close()
-  return root
+from tests.e2e import tensorboard_server
+from tests.e2e.browser import format3
+from tests.e2e.browser import open_panel
+from tests.e2e.browser import wait_for_images
+from tests.e2e.panel_logs import INVERSION_STEPS
+from tests.e2e.panel_logs import N_POINTS
+from tests.e2e.panel_logs import PROBES
+from tests.e2e.panel_logs import SIZE
+from tests.e2e.panel_logs import K
+from tests.e2e.panel_logs import embedding
+from tests.e2e.panel_logs import facet_activation
+from tests.e2e.panel_logs import inversion_error
+from tests.e2e.panel_logs import labels
+from tests.e2e.panel_logs import mean_activation
+from tests.e2e.panel_logs import write_views_logdir
 
 
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory):
-  return write_logdir(tmp_path_factory.mktemp("browser_views") / "logs")
+  return write_views_logdir(tmp_path_factory.mktemp("browser_views") / "logs")
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +37,7 @@ def server(logdir):
 
 
 @pytest.fixture
-def panel(browser, server):  # noqa: F811
+def panel(browser, server):
   page, frame, console = open_panel(browser, server)
   yield page, frame
   page.close()

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TIMEOUT = 240  # seconds; a hung collective must not hang the test session
 
 # --- the subprocesses ------------------------------------------------------------

@@ -26,18 +26,8 @@ import urllib.parse
 import numpy as np
 import pytest
 
-sync_api = pytest.importorskip("playwright.sync_api")
-
-from tests import tensorboard_server  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update"]
-TIMEOUT_MS = 20_000
-
-pytestmark = pytest.mark.skipif(
-    not os.access(CHROMIUM, os.X_OK),
-    reason=f"{CHROMIUM} is missing: the browser tests need Debian's chromium")
+from tests.e2e import tensorboard_server
+from tests.e2e.browser import TIMEOUT_MS
 
 # Each sets window.__xss to its number if it ever runs.
 RUN = '<img src=x onerror="window.__xss=1">'
@@ -158,14 +148,6 @@ def _refused_blob_key(url):
   except ValueError:
     return False
   return _needs_escapes(*[f for f in fields if isinstance(f, str)])
-
-
-@pytest.fixture(scope="module")
-def browser():
-  with sync_api.sync_playwright() as playwright:
-    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield chromium
-    chromium.close()
 
 
 class Watch:
