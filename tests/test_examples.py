@@ -115,12 +115,16 @@ def test_a_silent_unit_keeps_the_first_images_and_positions():
   np.testing.assert_array_equal(ex.positions, np.zeros((1, 4, 2)))
 
 
-@pytest.mark.parametrize("layer", ["conv1", "conv3"])
-def test_positions_are_the_strongest_response_in_each_example(trained_cnn, probe, layer):
+# Chunks of 64 gather each winner's map where it lies; chunks of 2 or 3 (few
+# images against 3 x 5 winners) transpose the chunk first.
+@pytest.mark.parametrize("layer, batch_size", [("conv1", 64), ("conv3", 64),
+                                               ("conv1", 3), ("conv3", 2)])
+def test_positions_are_the_strongest_response_in_each_example(
+    trained_cnn, probe, layer, batch_size):
   images, _ = probe
   units = [0, 5, 15]
   ex = tb_featviz.top_examples(trained_cnn, layer, images, units=units, k=5,
-                               batch_size=64)
+                               batch_size=batch_size)
   maps = brute_force_outputs(trained_cnn, layer, images)  # (N, H, W, C)
   assert ex.positions.shape == (3, 5, 2)
   assert np.issubdtype(ex.positions.dtype, np.integer)

@@ -51,6 +51,47 @@ class ExamplesResult:
   layer: str
 
 
+# A value gathered from scattered addresses costs about ten times what a value
+# costs in a transpose, which reads and writes in order.
+_SCATTERED_COST = 10
+
+
+def _argmax_positions(flat, in_chunk, units):
+  """The strongest position of each (image, unit) pair asked for.
+
+  Only the k winners of each unit get an argmax, not every image and unit.
+
+  Args:
+    flat: float32 (B, P, C), a chunk's features with the positions flattened.
+    in_chunk: int32 (U, k), an image of the chunk for each unit and rank.
+    units: int32 (U,), the unit (channel) of each row.
+
+  Returns:
+    int32 (U, k): the flat position of the largest value of channel units[u]
+    in image in_chunk[u, j] (the first of equal values).
+  """
+  batch, n_positions, width = flat.shape
+  n_units, k = in_chunk.shape
+  if None in (batch, n_positions, width, n_units, k) or (
+      _SCATTERED_COST * n_units * k > batch * width):
+    # Many winners against a small chunk (a wide layer, large images): the
+    # chunk is transposed so that each (image, channel) map lies in order.
+    by_channel = tf.transpose(flat, [0, 2, 1])  # (B, C, P)
+    pairs = tf.stack([in_chunk, tf.broadcast_to(units[:, None], tf.shape(in_chunk))],
+                     axis=-1)
+    maps = tf.gather_nd(by_channel, pairs)  # (U, k, P)
+  else:
+    # Few winners against a large chunk: the U x k x P values are gathered
+    # where they lie.
+    dtype = tf.int32 if batch * n_positions * width < 2**31 else tf.int64
+    image = tf.cast(in_chunk, dtype)[:, :, None]
+    position = tf.range(n_positions, dtype=dtype)[None, None, :]
+    channel = tf.cast(units, dtype)[:, None, None]
+    maps = tf.gather(tf.reshape(flat, [-1]),
+                     (image * n_positions + position) * width + channel)
+  return tf.argmax(maps, axis=2, output_type=tf.int32)
+
+
 def _step(extractor, images, valid, offset, units, best_values, best_indices,
           best_positions):
   """Merges one chunk of images into the running top-k of every unit.
@@ -101,19 +142,7 @@ def _step(extractor, images, valid, offset, units, best_values, best_indices,
   positions = best_positions
   spatial_shape = tf.shape(features)[1:-1]
   if spatial:
-    # The argmax over positions is taken only for the k winners of each unit,
-    # gathered from the chunk's features, not for every image and unit.
-    n_positions = tf.shape(flat)[1]
-    n_units = tf.shape(units)[0]
-    grid = (n_units, k, n_positions)
-    picked = tf.stack([
-        tf.broadcast_to(in_chunk[:, :, None], grid),
-        tf.broadcast_to(tf.range(n_positions)[None, None, :], grid),
-        tf.broadcast_to(tf.reshape(units, (-1, 1, 1)), grid)], axis=-1)
-    maps = tf.gather_nd(flat, tf.reshape(picked, (-1, 3)))
-    new_positions = tf.argmax(tf.reshape(maps, grid), axis=2,
-                              output_type=tf.int32)
-    positions = tf.where(from_chunk, new_positions,
+    positions = tf.where(from_chunk, _argmax_positions(flat, in_chunk, units),
                          tf.gather(best_positions, tf.minimum(chosen, k - 1),
                                    batch_dims=1))
   return (merged_values, indices, positions, non_finite_inputs,
