@@ -104,10 +104,10 @@ def test_padding_never_enters_the_top_k(trained_cnn, probe):
 
 def test_a_silent_unit_keeps_the_first_images_and_positions():
   inputs = keras.Input((6, 6, 1))
-  outputs = keras.layers.Conv2D(1, 3, activation="relu", name="conv",
-                                kernel_initializer="ones",
-                                bias_initializer=keras.initializers.Constant(-100.0))(inputs)
-  model = keras.Model(inputs, outputs)  # at most 9 - 100 before the relu: silent
+  silent = keras.layers.Conv2D(  # at most 9 - 100 before the relu
+      1, 3, activation="relu", name="conv", kernel_initializer="ones",
+      bias_initializer=keras.initializers.Constant(-100.0))
+  model = keras.Model(inputs, silent(inputs))
   images = np.random.default_rng(0).uniform(0, 1, (10, 6, 6, 1)).astype(np.float32)
   ex = tb_featviz.top_examples(model, "conv", images, k=4, batch_size=3)
   np.testing.assert_array_equal(ex.activations, np.zeros((1, 4)))
