@@ -17,6 +17,8 @@ _PUBLIC = {
     "multifaceted": "tb_featviz.optvis.mfv",
     "MFVResult": "tb_featviz.optvis.mfv",
     "InversionResult": "tb_featviz.optvis.inversion",
+    "top_examples": "tb_featviz.optvis.examples",
+    "ExamplesResult": "tb_featviz.optvis.examples",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
