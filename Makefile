@@ -34,7 +34,8 @@ demo: install
 	$(VENV)/bin/tensorboard --logdir $(LOGDIR) --host 127.0.0.1 --port $(PORT)
 
 # Speed of activation maximization against a bare compiled loop, XLA and
-# tf-keras-vis, of inversion and MFV, of AM on ResNet50 (with peak memory), and
+# tf-keras-vis, of inversion and MFV, of the dataset examples against a plain
+# pass, of AM on ResNet50 (with peak memory), and
 # the share of training time FeatureVizCallback(budget=) takes, and the plugin
 # on a 500-step logdir (routes, memory, the panel in chromium) (see
 # bench/README.md). tf-keras-vis is best effort, and goes into
@@ -49,6 +50,7 @@ bench: install chromium
 	  echo "tf-keras-vis could not be installed; the benchmark will say so and go on"
 	$(PY) bench/am_speed.py
 	$(PY) bench/stages_speed.py
+	$(PY) bench/examples_speed.py
 	$(PY) bench/large_model.py
 	$(PY) bench/budget_overhead.py
 	$(PY) bench/plugin_scale.py

@@ -3,8 +3,9 @@
 Offline: the digits ship with scikit-learn (8x8, upscaled here to 28x28). Writes
 TensorBoard logs (Scalars from keras.callbacks.TensorBoard, the featviz panel's
 data from tb_featviz.FeatureVizCallback: activation maximization of conv2,
-conv3 and the logits, inversion of 8 validation digits from four layers, and
-the facets of classes 3 and 7) to `runs/digits_cnn` by default:
+conv3 and the logits beside the validation digits that drive each unit most,
+inversion of 8 validation digits from four layers, and the facets of classes 3
+and 7) to `runs/digits_cnn` by default:
 
   python demo/train_digits.py --logdir runs
   tensorboard --logdir runs        # then open the "Feature Viz" tab
@@ -67,7 +68,7 @@ def featviz_callback(run_dir, x_val, y_val, am_steps=256, **options):
   Args:
     run_dir: the run's log directory.
     x_val, y_val: validation digits: the first 8 are inverted, and all of them
-      give the facets of classes 3 and 7.
+      give the facets of classes 3 and 7 and the examples of every AM unit.
     am_steps: optimization steps per activation maximization.
     **options: more FeatureVizCallback arguments (e.g. budget=0.1).
 
@@ -82,6 +83,7 @@ def featviz_callback(run_dir, x_val, y_val, am_steps=256, **options):
       # The 32-unit embedding folds a class together; conv3 keeps its looks.
       mfv={"images": x_val, "labels": y_val, "layer": "logits", "units": [3, 7],
            "embedding_layer": "conv3", "k": 3},
+      examples={"images": x_val, "k": 9},
       every_n_epochs=1, **options)
 
 

@@ -62,6 +62,13 @@ class FeatureVizCallback(keras.callbacks.Callback):
       keys). With labels, each unit is a class and gets that class's images;
       without, the images that drive it most. Also exported for the Projector.
     mfv_options: keyword arguments for `tb_featviz.multifaceted` (steps, ...).
+    examples: {"images": probe images, "k": 9, "layers": [names]}: at every
+      interval, the k probe images that drive each unit most (see
+      `tb_featviz.top_examples`). Without "layers", the units of every AM
+      layer. The probe images are logged once per run; each step logs their
+      indices, activations and strongest positions.
+    examples_options: keyword arguments for `tb_featviz.top_examples`
+      (batch_size).
     every_n_epochs: visualize after every n-th epoch.
     every_n_steps: visualize after every n-th training batch instead.
     value_range: (low, high) of the model's input pixels.
@@ -84,6 +91,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
 
   def __init__(self, log_dir, *, am=None, am_options=None, inversion=None,
                inversion_options=None, mfv=None, mfv_options=None,
+               examples=None, examples_options=None,
                every_n_epochs=None, every_n_steps=None,
                value_range=(0.0, 1.0), display_shape=None, budget=None,
                run_name=kinds.DEFAULT_RUN_NAME):
@@ -99,6 +107,7 @@ class FeatureVizCallback(keras.callbacks.Callback):
     self.visualizer = visualizer_lib.Visualizer(
         am=am, am_options=am_options, inversion=inversion,
         inversion_options=inversion_options, mfv=mfv, mfv_options=mfv_options,
+        examples=examples, examples_options=examples_options,
         value_range=value_range, display_shape=display_shape)
     self.log_dir = os.fspath(log_dir)
     self.budget = budget_lib.CostBudget(budget)

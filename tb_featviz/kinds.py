@@ -41,6 +41,7 @@ def _lazy(name):
 am_lib = _lazy("tb_featviz.optvis.am")
 inversion_lib = _lazy("tb_featviz.optvis.inversion")
 mfv_lib = _lazy("tb_featviz.optvis.mfv")
+examples_lib = _lazy("tb_featviz.optvis.examples")
 features_lib = _lazy("tb_featviz.optvis.features")
 recipe = _lazy("tb_featviz.optvis.recipe")
 facet_tracker = _lazy("tb_featviz.facet_tracker")
@@ -342,7 +343,72 @@ class Multifaceted(Kind):
             "batch_size, e.g. mfv_options={'am_options': {'batch_size': 8}}.")
 
 
-KINDS = (ActivationMaximization, Inversion, Multifaceted)
+class DatasetExamples(Kind):
+  """`examples={"images": probe, "k": 9, "layers": [names]}`: for every unit,
+  the probe images that drive it most (by default the units of every AM
+  layer), shown beside its feature visualization."""
+
+  name = "examples"
+  config_keys = ("images", "k", "layers")
+  required_keys = ("images",)
+  array_keys = ("images",)
+  options_function = ("tb_featviz.optvis.examples", "top_examples")
+  fixed_options = ("units", "k")
+  description = "dataset examples"
+  DEFAULT_K = 9
+
+  def __init__(self, config, options, settings):
+    super().__init__(config, options, settings)
+    self.images = self.config["images"]
+    self.k = self.config.get("k", self.DEFAULT_K)
+    self.layers = list(self.config.get("layers") or [])
+    self.units = {}
+    self.receptive_fields = {}
+    self.picture_shape = None
+
+  def validate(self, model, visualizer):
+    am = visualizer.kind(ActivationMaximization.name)
+    if not self.layers:
+      if am is None:
+        raise ValueError("examples needs its layers: pass examples={'images': "
+                         "probe, 'layers': [names]}, or am={layer: units} to take "
+                         "the AM layers and units.")
+      self.layers = list(am.units)
+    for layer in self.layers:
+      extractor = self.extractor(model, layer)
+      self.units[layer] = (am.units[layer] if am is not None and layer in am.units
+                           else extractor.check_units(None))
+    self.images = inversion_lib.check_images(
+        self.images, extractor.input_shape, self.settings.value_range,
+        what="examples probe images")
+    if (isinstance(self.k, bool) or not isinstance(self.k, int)
+        or not 1 <= self.k <= len(self.images)):
+      raise ValueError(f"examples k must be an integer from 1 to the number of "
+                       f"probe images ({len(self.images)}), got {self.k!r}.")
+    self.picture_shape = summary.picture_shape(self.images, self.settings.display_shape)
+    self.receptive_fields = {layer: examples_lib.receptive_field(model, layer)
+                             for layer in self.layers}
+
+  def items(self):
+    return [Item(self.name, layer) for layer in self.layers]
+
+  def compute(self, model, item):
+    return examples_lib.top_examples(model, item.layer, self.images,
+                                     units=self.units[item.layer], k=self.k,
+                                     **self.options)
+
+  def write(self, item, result, *, step, seconds, run_dir, first):
+    summary.examples(item.layer, result, step=step, seconds=seconds,
+                     images=self.images if first else None,
+                     value_range=self.settings.value_range,
+                     display_shape=self.picture_shape,
+                     receptive_field=self.receptive_fields[item.layer])
+
+  def once_tag(self, item):
+    return metadata.originals_tag(item.tag)
+
+
+KINDS = (ActivationMaximization, Inversion, Multifaceted, DatasetExamples)
 BY_NAME = {kind.name: kind for kind in KINDS}
 
 # The configuration's keys besides the kinds' own: those every kind shares,

@@ -77,7 +77,8 @@ def originals_tag(images_tag):
 
 
 def create_summary_metadata(kind, role, *, layer, units=(), value_range=(0.0, 1.0),
-                            display_shape=(), companion_tag="", description=""):
+                            display_shape=(), companion_tag="", description="",
+                            grid_shape=(), receptive_field=()):
   """Creates the SummaryMetadata of one featviz time series.
 
   Args:
@@ -90,6 +91,9 @@ def create_summary_metadata(kind, role, *, layer, units=(), value_range=(0.0, 1.
     display_shape: (H, W, C) of each picture.
     companion_tag: the tag of the other role's series.
     description: a Markdown description shown by TensorBoard.
+    grid_shape: for a feature map's examples, the layer's (rows, columns).
+    receptive_field: for a feature map's examples, the (height, width) in
+      input pixels that one position of the grid sees.
 
   Returns:
     A `summary_pb2.SummaryMetadata` with plugin name, content and data class set.
@@ -98,7 +102,9 @@ def create_summary_metadata(kind, role, *, layer, units=(), value_range=(0.0, 1.
       version=PROTO_VERSION, kind=kind_value(kind), role=role, layer=layer,
       units=[int(u) for u in units], value_low=float(value_range[0]),
       value_high=float(value_range[1]),
-      display_shape=[int(d) for d in display_shape], companion_tag=companion_tag)
+      display_shape=[int(d) for d in display_shape], companion_tag=companion_tag,
+      grid_shape=[int(d) for d in grid_shape],
+      receptive_field=[int(d) for d in receptive_field])
   data_class = (summary_pb2.DATA_CLASS_TENSOR if role == RECORD
                 else summary_pb2.DATA_CLASS_BLOB_SEQUENCE)
   return summary_pb2.SummaryMetadata(

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctb_featviz/plugin_data.proto\x12\ntb_featviz\"\xe8\x02\n\x11\x46\x65\x61tVizPluginData\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".tb_featviz.FeatVizPluginData.Kind\x12\x30\n\x04role\x18\x03 \x01(\x0e\x32\".tb_featviz.FeatVizPluginData.Role\x12\r\n\x05layer\x18\x04 \x01(\t\x12\r\n\x05units\x18\x05 \x03(\x05\x12\x11\n\tvalue_low\x18\x06 \x01(\x02\x12\x12\n\nvalue_high\x18\x07 \x01(\x02\x12\x15\n\rdisplay_shape\x18\x08 \x03(\x05\x12\x15\n\rcompanion_tag\x18\t \x01(\t\"<\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x06\n\x02\x41M\x10\x01\x12\r\n\tINVERSION\x10\x02\x12\x07\n\x03MFV\x10\x03\"-\n\x04Role\x12\n\n\x06IMAGES\x10\x00\x12\n\n\x06RECORD\x10\x01\x12\r\n\tORIGINALS\x10\x02\"\xaa\x01\n\nStepRecord\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12\r\n\x05units\x18\x02 \x03(\x05\x12\x13\n\x0b\x61\x63tivations\x18\x03 \x03(\x02\x12\x0e\n\x06\x65rrors\x18\x04 \x03(\x02\x12\x0f\n\x07seconds\x18\x05 \x01(\x02\x12\x11\n\tembedding\x18\x06 \x03(\x02\x12\x0e\n\x06labels\x18\x07 \x03(\x05\x12\t\n\x01k\x18\x08 \x01(\x05\x12\x18\n\x10mean_activations\x18\t \x03(\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ctb_featviz/plugin_data.proto\x12\ntb_featviz\"\xa3\x03\n\x11\x46\x65\x61tVizPluginData\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12\x30\n\x04kind\x18\x02 \x01(\x0e\x32\".tb_featviz.FeatVizPluginData.Kind\x12\x30\n\x04role\x18\x03 \x01(\x0e\x32\".tb_featviz.FeatVizPluginData.Role\x12\r\n\x05layer\x18\x04 \x01(\t\x12\r\n\x05units\x18\x05 \x03(\x05\x12\x11\n\tvalue_low\x18\x06 \x01(\x02\x12\x12\n\nvalue_high\x18\x07 \x01(\x02\x12\x15\n\rdisplay_shape\x18\x08 \x03(\x05\x12\x15\n\rcompanion_tag\x18\t \x01(\t\x12\x12\n\ngrid_shape\x18\n \x03(\x05\x12\x17\n\x0freceptive_field\x18\x0b \x03(\x05\"J\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\x06\n\x02\x41M\x10\x01\x12\r\n\tINVERSION\x10\x02\x12\x07\n\x03MFV\x10\x03\x12\x0c\n\x08\x45XAMPLES\x10\x04\"-\n\x04Role\x12\n\n\x06IMAGES\x10\x00\x12\n\n\x06RECORD\x10\x01\x12\r\n\tORIGINALS\x10\x02\"\x95\x02\n\nStepRecord\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12\r\n\x05units\x18\x02 \x03(\x05\x12\x13\n\x0b\x61\x63tivations\x18\x03 \x03(\x02\x12\x0e\n\x06\x65rrors\x18\x04 \x03(\x02\x12\x0f\n\x07seconds\x18\x05 \x01(\x02\x12\x11\n\tembedding\x18\x06 \x03(\x02\x12\x0e\n\x06labels\x18\x07 \x03(\x05\x12\t\n\x01k\x18\x08 \x01(\x05\x12\x18\n\x10mean_activations\x18\t \x03(\x02\x12\x0f\n\x07indices\x18\n \x03(\x05\x12\x11\n\tpositions\x18\x0b \x03(\x05\x12\x15\n\rfacet_nearest\x18\x0c \x03(\x05\x12\x18\n\x10\x66\x61\x63\x65t_similarity\x18\r \x03(\x02\x12\x14\n\x0c\x63luster_best\x18\x0e \x03(\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,11 +32,11 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'tb_featviz.plugin_data_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FEATVIZPLUGINDATA']._serialized_start=45
-  _globals['_FEATVIZPLUGINDATA']._serialized_end=405
-  _globals['_FEATVIZPLUGINDATA_KIND']._serialized_start=298
-  _globals['_FEATVIZPLUGINDATA_KIND']._serialized_end=358
-  _globals['_FEATVIZPLUGINDATA_ROLE']._serialized_start=360
-  _globals['_FEATVIZPLUGINDATA_ROLE']._serialized_end=405
-  _globals['_STEPRECORD']._serialized_start=408
-  _globals['_STEPRECORD']._serialized_end=578
+  _globals['_FEATVIZPLUGINDATA']._serialized_end=464
+  _globals['_FEATVIZPLUGINDATA_KIND']._serialized_start=343
+  _globals['_FEATVIZPLUGINDATA_KIND']._serialized_end=417
+  _globals['_FEATVIZPLUGINDATA_ROLE']._serialized_start=419
+  _globals['_FEATVIZPLUGINDATA_ROLE']._serialized_end=464
+  _globals['_STEPRECORD']._serialized_start=467
+  _globals['_STEPRECORD']._serialized_end=744
 # @@protoc_insertion_point(module_scope)

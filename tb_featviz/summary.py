@@ -67,7 +67,7 @@ def _from_result(data, **given):
 
 
 def _write(kind, tag, blobs, record, *, step, layer, units, value_range,
-           display_shape, description, originals=None):
+           display_shape, description, originals=None, **geometry):
   """Writes the IMAGES and RECORD (and ORIGINALS) series of one step.
 
   Args:
@@ -77,14 +77,17 @@ def _write(kind, tag, blobs, record, *, step, layer, units, value_range,
     record: a serialized StepRecord.
     step, description: as for tf.summary.
     layer, units, value_range, display_shape: for the metadata.
-    originals: PNGs of inverted images, or None.
+    originals: PNGs written once per run beside the images (inversion's
+      probe images), or None.
+    **geometry: grid_shape and receptive_field, for the metadata.
   """
   rtag = metadata.record_tag(tag)
 
   def series(role, series_tag, data, companion, text=""):
     meta = metadata.create_summary_metadata(
         kind, role, layer=layer, units=units, value_range=value_range,
-        display_shape=display_shape, companion_tag=companion, description=text)
+        display_shape=display_shape, companion_tag=companion, description=text,
+        **geometry)
     return tf.summary.write(series_tag, data, step=step, metadata=meta)
 
   wrote = series(metadata.IMAGES, tag, blobs, rtag, description or "")
@@ -260,6 +263,63 @@ def mfv(name, data, step=None, *, images=None, seconds=None, description=None):
                  description=description)
   if seconds is not None:
     seconds_scalar("mfv", f"{name}/{data.unit}", seconds, step=step)
+  return wrote
+
+
+def examples(name, data, step=None, *, images=None, value_range=(0.0, 1.0),
+             display_shape=None, receptive_field=None, seconds=None,
+             description=None):
+  """Writes the dataset examples of a layer's units at one step.
+
+  Per step, under `featviz/examples/<name>`: no pictures (the examples are
+  probe images, written once) and, as the record, each unit's k indices into
+  the probe images, their activations and, for a feature map, the (row, col)
+  of each one's strongest response. The probe images themselves go to
+  `featviz/examples/<name>/originals` when `images` is given: pass them at the
+  first step (the callback does) and leave them out afterwards.
+
+  Args:
+    name: the layer's name.
+    data: an `ExamplesResult` (see `tb_featviz.top_examples`).
+    step: the step (defaults to `tf.summary.experimental.get_step()`).
+    images: the probe images the indices point into (N, ...), or None.
+    value_range: (low, high) of the probe images' pixels.
+    display_shape: (H, W, C) of the pictures, for the steps without
+      `images` (and (H, W) to show vector inputs as pictures).
+    receptive_field: (height, width) in input pixels that one position of
+      the layer's grid sees (see `optvis.examples.receptive_field`), for
+      crops around the positions; None to show whole images.
+    seconds: how long the search took, also written as a scalar.
+    description: Markdown shown by TensorBoard.
+
+  Returns:
+    True if the summaries were written, False if no default writer is set.
+
+  Raises:
+    ValueError: if an index points past the probe images.
+  """
+  indices = np.asarray(data.indices)
+  if images is not None and indices.size and indices.max() >= len(images):
+    raise ValueError(f"Example index {int(indices.max())} is past the "
+                     f"{len(images)} probe images; pass the images searched.")
+  positions = () if data.positions is None else np.asarray(data.positions).reshape(-1)
+  record = metadata.create_step_record(
+      units=[int(u) for u in data.units], k=int(indices.shape[1]),
+      indices=[int(i) for i in indices.reshape(-1)],
+      activations=[float(a) for a in np.asarray(data.activations).reshape(-1)],
+      positions=[int(p) for p in positions], seconds=float(seconds or 0.0))
+  shape = (() if images is None and display_shape is None
+           else picture_shape(images if images is None else np.asarray(images),
+                              display_shape))
+  wrote = _write(
+      "examples", metadata.image_tag("examples", name),
+      tf.constant([], tf.string), record, step=step, layer=name,
+      units=data.units, value_range=value_range, display_shape=shape,
+      description=description,
+      originals=None if images is None else encode_pngs(images, value_range, shape),
+      grid_shape=data.grid_shape or (), receptive_field=receptive_field or ())
+  if seconds is not None:
+    seconds_scalar("examples", name, seconds, step=step)
   return wrote
 
 

@@ -64,8 +64,8 @@ class Visualizer:
     if not self.kinds:
       raise ValueError(
           "Nothing to visualize: pass am={layer: units}, inversion={'images': "
-          "probe, 'layers': [names]} and/or mfv={'images': x, 'layer': name, "
-          "'units': [ids]}.")
+          "probe, 'layers': [names]}, mfv={'images': x, 'layer': name, "
+          "'units': [ids]} and/or examples={'images': probe, 'layers': [names]}.")
     # Tags of what is written once per run (inversion's originals) that are
     # in the run already.
     self.written_once = set()

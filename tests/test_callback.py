@@ -299,6 +299,31 @@ def test_mfv_without_labels_uses_the_images_that_drive_the_unit(tmp_path):
   np.testing.assert_allclose(sprite, summary.sprite(x[expected]), atol=0.5 / 255)
 
 
+def test_examples_of_every_am_unit_with_the_probe_images_logged_once(tmp_path):
+  x, y = _data()
+  model = _model()
+  probe = x[:60]
+  callback = tb_featviz.FeatureVizCallback(
+      str(tmp_path), am={"conv2": 3, "logits": [3, 7]}, am_options=FAST_AM,
+      examples={"images": probe, "k": 4}, every_n_epochs=1)
+  model.fit(x, y, epochs=2, batch_size=64, verbose=0, callbacks=[callback])
+  ours = event_files.read(tmp_path / "featviz")
+  for layer, units in (("conv2", [0, 1, 2]), ("logits", [3, 7])):
+    tag = f"featviz/examples/{layer}"
+    assert event_files.steps(ours, tag) == [0, 1]
+    assert event_files.steps(ours, metadata.originals_tag(tag)) == [0]
+    record = _record(ours.Tensors(metadata.record_tag(tag))[1])
+    # Step 1 is the end of training: the examples of the final model.
+    expected = tb_featviz.top_examples(model, layer, probe, units=units, k=4)
+    assert list(record.units) == units and record.k == 4
+    assert list(record.indices) == list(expected.indices.reshape(-1))
+    np.testing.assert_allclose(record.activations, expected.activations.reshape(-1),
+                               rtol=1e-5)
+  conv2 = _record(ours.Tensors("featviz/examples/conv2/record")[1])
+  assert len(conv2.positions) == 3 * 4 * 2
+  assert not _record(ours.Tensors("featviz/examples/logits/record")[1]).positions
+
+
 @pytest.mark.parametrize("mfv, message", [
     ({"images": np.zeros((4, 28, 28, 1), np.float32), "labels": [0, 0, 1, 1],
       "layer": "logits", "units": [7], "k": 2}, "0 images of class 7"),
@@ -637,6 +662,13 @@ _X = np.zeros((4, 28, 28, 1), np.float32)
     (_digits_cnn, {"mfv": {"images": _X, "layer": "logits", "units": [0], "k": 2,
                            "embedding_layer": "embedding"}},
      "no layer named 'embedding'"),
+    (_digits_cnn, {"examples": {"images": _X}}, "examples needs its layers"),
+    (_digits_cnn, {"examples": {"images": _X, "layers": ["conv9"]}},
+     "no layer named 'conv9'"),
+    (_digits_cnn, {"am": {"conv1": 1}, "examples": {"images": _X, "k": 5}},
+     r"examples k must be an integer from 1 to the number of probe images \(4\)"),
+    (_digits_cnn, {"examples": {"images": _X[:, :27], "layers": ["conv1"]}},
+     r"examples probe images have shape \(4, 27, 28, 1\)"),
     (_digits_cnn, {"am": {"conv1": 1}, "display_shape": (7, 7)},
      r"display_shape \(7, 7\) holds 49 values but the model input"),
     (_multi_input_model, {"am": {"conv1": 1}}, "has 2 inputs; tb_featviz visualizes "

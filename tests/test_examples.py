@@ -15,6 +15,7 @@ import tb_featviz
 from tb_featviz.optvis import examples as examples_lib
 from tb_featviz.optvis import features as features_lib
 from tb_featviz.optvis import recipe
+from tests import digits as digits_lib
 
 
 def brute_force_outputs(model, layer, images):
@@ -229,3 +230,17 @@ def test_images_with_nan_are_refused(trained_cnn, probe):
   images[13, 4, 4, 0] = np.nan
   with pytest.raises(features_lib.NotFiniteError, match="1 of the 20 images"):
     tb_featviz.top_examples(trained_cnn, "conv3", images, k=3, batch_size=8)
+
+
+def test_the_receptive_field_is_that_of_the_kernels_and_strides():
+  keras.utils.set_random_seed(0)
+  digits_cnn = digits_lib.cnn()
+  # conv 3x3; 2x2 pool then 3x3 conv: 3 + 1 + 2*2 = 8; again: 8 + 2 + 2*4 = 18.
+  assert [examples_lib.receptive_field(digits_cnn, layer)
+          for layer in ("conv1", "conv2", "conv3")] == [(3, 3), (8, 8), (18, 18)]
+  assert examples_lib.receptive_field(digits_cnn, "embed") is None
+  inputs = keras.Input((40, 30, 3))
+  strided = keras.layers.Conv2D(2, (5, 3), strides=2, activation="relu", name="a")(inputs)
+  model = keras.Model(inputs, keras.layers.Conv2D(2, 3, strides=2, name="b")(strided))
+  assert examples_lib.receptive_field(model, "a") == (5, 3)
+  assert examples_lib.receptive_field(model, "b") == (5 + 2 * 2, 3 + 2 * 2)

@@ -23,6 +23,7 @@ from tb_featviz import metadata
 from tb_featviz import plugin
 from tb_featviz import plugin_data_pb2
 from tb_featviz import summary
+from tb_featviz.optvis import examples as examples_lib
 from tb_featviz.plugin import featviz_plugin
 from tb_featviz.plugin import static_files
 
@@ -102,6 +103,17 @@ def logdir(tmp_path_factory):
     _write_images_only(metadata.image_tag("mfv", "logits", 3), "logits",
                        rng.random((2, 8, 8, 1), dtype=np.float32), 0,
                        record=record, kind="mfv")
+  with tf.summary.create_file_writer(str(root / "examples")).as_default():
+    probe = rng.random((6, 8, 8, 1), dtype=np.float32)
+    for step in (0, 1):
+      found = examples_lib.ExamplesResult(
+          indices=np.array([[5, step], [2, 3]]), units=[4, 9],
+          activations=np.array([[2.0, 1.5], [0.5, float("nan")]], np.float32),
+          positions=np.array([[[0, 1], [2, 3]], [[1, 1], [3, 0]]]),
+          layer="conv2", grid_shape=(4, 4))
+      summary.examples("conv2", found, step=step, receptive_field=(5, 5),
+                       images=probe if step == 0 else None, display_shape=(8, 8, 1))
+    written["probe"] = probe
   with tf.summary.create_file_writer(str(root / "future")).as_default():
     images = rng.random((2, 8, 8, 1), dtype=np.float32)
     summary.am("ok", images, step=0, activations=[1.0, 2.0])
@@ -184,11 +196,12 @@ def test_frontend_metadata_and_activeness(logdir):
 
 def test_tags_lists_images_series_with_their_metadata(client):
   tags = _json(client, "/tags")
-  assert set(tags) == {"mnist", "rgb", "inv", "mfv", "future"}  # not "other"
+  assert set(tags) == {"mnist", "rgb", "inv", "mfv", "examples", "future"}  # not "other"
   assert set(tags["mnist"]) == {"featviz/am/conv1", "featviz/am/logits"}
   assert tags["mnist"]["featviz/am/conv1"] == {
       "kind": "am", "layer": "conv1", "units": [0, 1, 2, 3],
-      "display_shape": [28, 28, 1], "value_range": [0.0, 1.0], "description": ""}
+      "display_shape": [28, 28, 1], "value_range": [0.0, 1.0], "grid_shape": [],
+      "receptive_field": [], "description": ""}
   assert tags["mnist"]["featviz/am/logits"]["display_shape"] == [8, 8, 1]
   assert tags["mnist"]["featviz/am/logits"]["units"] == list(range(10))
   assert tags["rgb"]["featviz/am/conv2"]["units"] == [2, 5, 7]
@@ -282,6 +295,24 @@ def test_inversion_steps_have_errors_and_the_originals(client, logdir):
     expected = np.round(written["originals"][i] * 255).astype(np.uint8)
     np.testing.assert_array_equal(tf.io.decode_png(png).numpy(), expected)
   assert "originals" not in _json(client, "/steps", run="rgb", tag="featviz/am/conv2")
+
+
+def test_examples_steps_list_indices_positions_and_the_probe_images(client, logdir):
+  info = _json(client, "/tags")["examples"]["featviz/examples/conv2"]
+  assert (info["kind"], info["units"], info["grid_shape"], info["receptive_field"]) == (
+      "examples", [4, 9], [4, 4], [5, 5])
+  body = _json(client, "/steps", run="examples", tag="featviz/examples/conv2")
+  assert [s["step"] for s in body["steps"]] == [0, 1]
+  last = body["steps"][1]
+  assert (last["images"], last["units"], last["k"]) == ([], [4, 9], 2)
+  assert last["indices"] == [5, 1, 2, 3]
+  assert last["activations"] == [2.0, 1.5, 0.5, None]
+  assert last["positions"] == [[0, 1], [2, 3], [1, 1], [3, 0]]
+  assert len(body["originals"]) == 6
+  png = _get(client, "/image", key=body["originals"][5]).get_data()
+  np.testing.assert_array_equal(
+      tf.io.decode_png(png).numpy(),
+      np.round(logdir[1]["probe"][5] * 255).astype(np.uint8))
 
 
 def test_mfv_steps_have_their_numbers(client):

@@ -8,6 +8,7 @@ from tensorboard.compat.proto import summary_pb2
 from tb_featviz import metadata
 from tb_featviz import summary
 from tb_featviz.optvis import am as am_lib
+from tb_featviz.optvis import examples as examples_lib
 from tests import event_files
 from tests import fake_results
 
@@ -127,3 +128,31 @@ def test_mfv_writes_facets_means_and_sprite_and_the_embedding(tmp_path):
   assert list(content.units) == [3]
   with pytest.raises(ValueError, match="Got 6 images for 7 embedded points"):
     summary.mfv("logits", result, step=0, images=images[:6])
+
+
+def test_examples_write_indices_and_positions_and_the_probe_only_when_given(tmp_path):
+  probe = np.random.default_rng(4).random((5, 6, 6, 1), dtype=np.float32)
+  found = examples_lib.ExamplesResult(
+      indices=np.array([[4, 0], [1, 2]]), activations=np.array([[3, 2], [1, 0]]),
+      units=[8, 2], positions=np.array([[[0, 1], [1, 1]], [[2, 0], [0, 0]]]),
+      layer="conv", grid_shape=(3, 3))
+
+  def write():
+    summary.examples("conv", found, step=0, images=probe, receptive_field=(4, 4))
+    return summary.examples("conv", found, step=1, display_shape=(6, 6, 1),
+                            receptive_field=(4, 4))
+
+  events = _written(tmp_path, write)
+  tag = "featviz/examples/conv"
+  assert event_files.steps(events, tag) == [0, 1]
+  assert _pngs(events, tag, 1) == []  # the pictures are the probe's
+  assert event_files.steps(events, metadata.originals_tag(tag)) == [0]
+  assert len(_pngs(events, metadata.originals_tag(tag))) == 5
+  record = _record(events, tag, 1)
+  assert (list(record.units), record.k, list(record.indices)) == ([8, 2], 2, [4, 0, 1, 2])
+  assert list(record.positions) == [0, 1, 1, 1, 2, 0, 0, 0]
+  content = metadata.parse_plugin_metadata(_metadata(events, tag).plugin_data.content)
+  assert (list(content.grid_shape), list(content.receptive_field)) == ([3, 3], [4, 4])
+  assert list(content.display_shape) == [6, 6, 1]
+  with pytest.raises(ValueError, match="index 4 is past the 3 probe images"):
+    summary.examples("conv", found, step=0, images=probe[:3])

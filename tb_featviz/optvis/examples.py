@@ -10,6 +10,7 @@ nor the whole (images x units) activation matrix is ever needed.
 import dataclasses
 import functools
 import math
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -43,12 +44,15 @@ class ExamplesResult:
       such position on ties); (n_units, k, d) for d spatial axes; None for
       layers without spatial axes (Dense).
     layer: the layer's name.
+    grid_shape: the layer's spatial shape (rows, columns of a feature map),
+      the grid `positions` are in; () for layers without spatial axes.
   """
   indices: np.ndarray
   activations: np.ndarray
   units: list
   positions: np.ndarray
   layer: str
+  grid_shape: tuple = ()
 
 
 # A value gathered from scattered addresses costs about ten times what a value
@@ -149,6 +153,9 @@ def _step(extractor, images, valid, offset, units, best_values, best_indices,
           non_finite_values, spatial_shape)
 
 
+_STEPS = weakref.WeakKeyDictionary()  # FeatureExtractor -> its compiled step
+
+
 def step_function(extractor):
   """The compiled chunk step of `extractor`'s layer (cached per extractor).
 
@@ -156,10 +163,11 @@ def step_function(extractor):
   and number of real images are tensors, so the chunks of a call share one
   trace.
   """
-  # A partial, not a lambda: tf.function counts retracing per function code,
-  # which a lambda made here would share across every model and layer.
-  return extractor.renderer(("examples",), lambda: tf.function(
-      functools.partial(_step, extractor)))
+  if extractor not in _STEPS:
+    # A partial, not a lambda: tf.function counts retracing per function
+    # code, which a lambda made here would share across every model and layer.
+    _STEPS[extractor] = tf.function(functools.partial(_step, extractor))
+  return _STEPS[extractor]
 
 
 def _check_images(images, input_shape):
@@ -229,7 +237,7 @@ def values_per_image(extractor, image_shape):
   return max(int(np.prod(image_shape)), _largest_output(truncated))
 
 
-def top_examples(model, layer, images, units=None, k=9, batch_size=None):
+def top_examples(model, layer, images, *, units=None, k=9, batch_size=None):
   """Finds, for each unit, the images that drive it most.
 
   The images go through the model once, up to `layer`, in chunks, with all
@@ -285,17 +293,16 @@ def top_examples(model, layer, images, units=None, k=9, batch_size=None):
   indices = tf.zeros(shape, tf.int32)
   positions = tf.zeros(shape, tf.int32)
   non_finite_inputs = non_finite_values = 0
-  with extractor.tracing():
-    for begin in range(0, n, chunk):
-      batch = np.asarray(images[begin:begin + chunk], np.float32)
-      size = len(batch)
-      if size < chunk:
-        batch = np.concatenate([batch, np.repeat(batch[-1:], chunk - size, 0)])
-      (values, indices, positions, bad_inputs, bad_values, spatial_shape) = step(
-          batch, tf.constant(size, tf.int32), tf.constant(begin, tf.int32),
-          units_tensor, values, indices, positions)
-      non_finite_inputs += bad_inputs
-      non_finite_values += bad_values
+  for begin in range(0, n, chunk):
+    batch = np.asarray(images[begin:begin + chunk], np.float32)
+    size = len(batch)
+    if size < chunk:
+      batch = np.concatenate([batch, np.repeat(batch[-1:], chunk - size, 0)])
+    (values, indices, positions, bad_inputs, bad_values, spatial_shape) = step(
+        batch, tf.constant(size, tf.int32), tf.constant(begin, tf.int32),
+        units_tensor, values, indices, positions)
+    non_finite_inputs += bad_inputs
+    non_finite_values += bad_values
 
   if int(non_finite_inputs):
     raise features_lib.NotFiniteError(
@@ -313,4 +320,42 @@ def top_examples(model, layer, images, units=None, k=9, batch_size=None):
                            axis=-1).astype(np.int64)
   return ExamplesResult(indices=indices.numpy().astype(np.int64),
                         activations=values.numpy().astype(np.float32),
-                        units=unit_ids, positions=coordinates, layer=layer)
+                        units=unit_ids, positions=coordinates, layer=layer,
+                        grid_shape=spatial_shape)
+
+
+def receptive_field(model, layer, samples=4, seed=0):
+  """The (height, width) in input pixels that one position of `layer` sees.
+
+  Measured rather than derived from kernels and strides, so that any graph
+  the extractor can read works: the gradient of the layer's centre position
+  (every channel, before the layer's own activation) with respect to the
+  input, for a few random inputs in [0, 1); the bounding box of where any of
+  them is not zero. An inner relu that is off for every sample hides its
+  part of the field, so this can come out a little smaller than the
+  theoretical field, never larger.
+
+  Args:
+    model: a Keras 3 Functional or Sequential model with one image input.
+    layer: a layer with a spatial output (rows, columns, channels).
+    samples: how many random inputs.
+    seed: seeds them.
+
+  Returns:
+    (height, width) ints, or None for a layer without two spatial axes.
+  """
+  extractor = recipe.extractor(model, layer)
+  if len(extractor.grid_shape) != 2 or len(extractor.input_shape) != 3:
+    return None
+  rows, columns = extractor.grid_shape
+  images = tf.random.stateless_uniform((samples, *extractor.input_shape), [seed, 2])
+  with tf.GradientTape() as tape:
+    tape.watch(images)
+    features = (extractor.before_relu(images) if extractor.ends_in_relu
+                else extractor(images))
+    centre = tf.reduce_sum(features[:, rows // 2, columns // 2, :])
+  seen = tf.reduce_any(tape.gradient(centre, images) != 0, axis=[0, 3]).numpy()
+  if not seen.any():
+    return None
+  found = [np.flatnonzero(seen.any(axis=axis)) for axis in (1, 0)]
+  return tuple(int(where[-1] - where[0] + 1) for where in found)

@@ -206,6 +206,8 @@ class FeatureExtractor:
     input_shape: the model's input shape without the batch axis.
     width: the number of units of the layer (the size of its last axis).
     output_rank: the rank of the layer's output, batch axis included.
+    grid_shape: the layer's spatial axes (rows, columns of a feature map);
+      () for a Dense layer.
   """
 
   def __init__(self, model, layer_name):
@@ -246,6 +248,7 @@ class FeatureExtractor:
     self.input_shape = tuple(model.inputs[0].shape[1:])
     self.width = int(output.shape[-1])
     self.output_rank = len(output.shape)
+    self.grid_shape = tuple(output.shape[1:-1])
     self._renderers = {}
 
   def renderer(self, loop):

@@ -129,6 +129,8 @@ class FeatVizPlugin(base_plugin.TBPlugin):
             "display_shape": list(data.display_shape),
             "value_range": [steps_lib.finite(data.value_low),
                             steps_lib.finite(data.value_high)],
+            "grid_shape": list(data.grid_shape),
+            "receptive_field": list(data.receptive_field),
             "description": time_series.description,
         }
     return result
