@@ -88,11 +88,10 @@ def _frequencies(height, width, half):
 # the real DFT through irfft2d. Both give the same stationary 1/f prior: with a
 # scale that depends on |f| only, products of cas(a) and cas(b) leave a
 # covariance of cos(a - b) terms, as the DFT's e^{i(a - b)} does. cas needs half
-# the multiply-adds of the real DFT's products (N, not 2N, a pixel and side):
-# for 64 28x28 images, forward and backward, 0.25 against 0.58 ms a step on a
-# Zen 4 EPYC VM. Against irfft2d (16 RGB images there): 1.35 against 1.75 ms
-# at 64x64, even at 96x96, 5.7 against 4.8 ms at 128x128. So larger sides
-# keep irfft2d, whose cost grows as N log N, not N^2.
+# the multiply-adds of the real DFT's products (N, not 2N, a pixel and side),
+# but its cost grows as N^2 a side where irfft2d's grows as N log N: where
+# the two cross was measured (docs/benchmarks.md, "Measurements behind the
+# code").
 _CAS_MAX_SIDE = 64
 
 
@@ -106,8 +105,8 @@ def _cas2d(planes):
   """C_H X C_W for every plane of float32 planes (N, H, W)."""
   _, height, width = planes.shape
   rows = tf.matmul(tf.reshape(planes, (-1, width)), _cas_matrix(width))
-  # One (H, H) matrix broadcast over the planes: on the Zen 4 VM, 0.25 ms a
-  # step against 0.40 for one (H, H) x (H, N W) product between transposes.
+  # One (H, H) matrix broadcast over the planes rather than one (H, H) x
+  # (H, N W) product between transposes: fewer copies (docs/benchmarks.md).
   return tf.matmul(_cas_matrix(height), tf.reshape(rows, (-1, height, width)))
 
 

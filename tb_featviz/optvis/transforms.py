@@ -69,9 +69,9 @@ def _about_centre(matrix, height, width):
 def _product(a, b):
   """a @ b for 3x3 matrices, as a broadcast multiply and a sum.
 
-  Not tf.matmul: with oneDNN on, each MatMul of a few numbers costs about
-  0.15 ms on a CPU, and the seven of a step (composing the matrices, mapping
-  the pixel grid) took 1.1 ms of a 4.8 ms AM step on the digits CNN.
+  Not tf.matmul: with oneDNN on, a MatMul of a few numbers has a fixed cost
+  of its own, and a step takes seven of them (composing the matrices, mapping
+  the pixel grid); see docs/benchmarks.md, "Measurements behind the code".
   """
   return tf.reduce_sum(tf.expand_dims(a, 2) * tf.expand_dims(b, 0), axis=1)
 

@@ -3,11 +3,12 @@
 The panel shows a step as a grid: one /image request per unit, all at once.
 Under TensorBoard's fast loader every blob read is a gRPC call to the data
 server, and tensorboard-data-server 0.7.2 does not set TCP_NODELAY, so a call
-on its own waits about 40 ms for a delayed ACK before its data arrive. Calls in
-flight together do not: their traffic carries the ACKs. So the first request
-for an image of a known step also starts reading the step's other images in
-the background (its own read then takes about 6 ms instead of 44), and the
-requests that follow find them read, or being read.
+on its own waits for a delayed ACK before its data arrive. Calls in flight
+together do not: their traffic carries the ACKs. So the first request for an
+image of a known step also starts reading the step's other images in the
+background, and the requests that follow find them read, or being read. (The
+measurements behind this and the numbers below are in docs/benchmarks.md,
+"Measurements behind the code".)
 """
 
 import collections
@@ -18,14 +19,11 @@ import threading
 MAX_BYTES = 64 * 1024 * 1024
 # How many series' step groups are remembered (as many as /steps answers).
 MAX_SERIES = 16
-# Blob reads in flight at once, besides the requests' own threads. Measured
-# on 64-image steps under the fast loader: 16 readers showed a 64-image grid in
-# about 125 ms, 32 in about 95 ms, 64 in about 87 ms with more variable single
-# reads.
+# Blob reads in flight at once, besides the requests' own threads: more show a
+# grid sooner, with diminishing returns and more variable single reads.
 READERS = 32
-# Images read ahead of a request that had to read its own: on a 2-CPU EPYC,
-# 32 such reads made a random lone image take 26 ms (median) instead of 11 on
-# a Xeon, competing with it for the cores.
+# Images read ahead of a request that had to read its own: enough to carry
+# its ACKs; more compete with it for the cores on a small machine.
 FIRST_AHEAD = 4
 
 
