@@ -51,7 +51,6 @@ def _abs_power(values, exponent):
   tf.pow goes through exp and log, forward and back; a few products cost a
   fraction of that (docs/benchmarks.md, "Measurements behind the code").
   """
-"
   if exponent != int(exponent) or not 1 <= exponent <= 16:
     return tf.pow(tf.abs(values), exponent)
   exponent = int(exponent)
