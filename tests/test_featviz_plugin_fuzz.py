@@ -27,8 +27,9 @@ from tb_featviz import plugin
 from tb_featviz import summary
 from tb_featviz.plugin import static_files
 from tests import leaks
+from tests import planted
 
-SECRET = b"TOP-SECRET-MARKER"
+SECRET = planted.SECRET
 
 
 
@@ -65,19 +66,7 @@ def fuzz_env(tmp_path_factory):
   provider = data_provider.MultiplexerDataProvider(multiplexer, str(logdir))
   context = base_plugin.TBContext(logdir=str(logdir), data_provider=provider)
 
-  frontend = root / "frontend"
-  (frontend / "sub").mkdir(parents=True)
-  (frontend / "index.js").write_text("export function render() {}\n")
-  (frontend / "panel.css").write_text("body {}\n")
-  (frontend / "page.html").write_text("<p>hi</p>\n")
-  (frontend / "sub" / "x.js").write_text("export const x = 1;\n")
-  (frontend / ".hidden.js").write_bytes(SECRET)
-  (frontend / "notes.py").write_bytes(SECRET)
-  (root / "secret.js").write_bytes(SECRET)
-  (root / "outside").mkdir()
-  (root / "outside" / "secret.js").write_bytes(SECRET)
-  (frontend / "link.js").symlink_to(root / "secret.js")
-  (frontend / "linkdir").symlink_to(root / "outside", target_is_directory=True)
+  frontend = planted.plant_frontend(root)
   served = {path.read_bytes() for path in frontend.rglob("*")
             if path.is_file() and not path.is_symlink() and
             SECRET not in path.read_bytes()}

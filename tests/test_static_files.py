@@ -14,35 +14,29 @@ from hypothesis import strategies as st
 from tensorboard import errors
 
 from tb_featviz.plugin import static_files
+from tests import planted
 
-SECRET = b"TOP-SECRET-MARKER"
+SECRET = planted.SECRET
 
 
 @pytest.fixture
 def static_root(tmp_path):
-  """A frontend folder with files, next to secrets a request must never reach."""
-  frontend = tmp_path / "frontend"
-  (frontend / "sub").mkdir(parents=True)
-  (frontend / "index.js").write_text("export function render() {}\n")
-  (frontend / "panel.css").write_text("body { margin: 0; }\n")
-  (frontend / "sub" / "x.js").write_text("export const x = 1;\n")
-  (frontend / ".hidden.js").write_bytes(SECRET)
-  (frontend / "notes.py").write_bytes(SECRET)
-  (tmp_path / "secret.js").write_bytes(SECRET)
-  (frontend / "link.js").symlink_to(tmp_path / "secret.js")
+  """A frontend folder next to secrets (see planted.plant_frontend)."""
+  planted.plant_frontend(tmp_path)
   return tmp_path
 
 
 def test_files_of_the_folder_are_read_with_their_type(static_root):
   frontend = str(static_root / "frontend")
-  assert static_files.read(frontend, "index.js") == (
-      b"export function render() {}\n", "text/javascript")
+  assert static_files.read(frontend, "index.js") == (planted.INDEX_JS,
+                                                     "text/javascript")
   assert static_files.read(frontend, "panel.css")[1] == "text/css"
   assert static_files.read(frontend, "sub/x.js")[0] == b"export const x = 1;\n"
 
 
 @pytest.mark.parametrize("name", [
-    "notes.py", ".hidden.js", "link.js", "../secret.js", "sub/../../secret.js",
+    "notes.py", ".hidden.js", "link.js", "relative.js", "passwd.js",
+    "linkdir/secret.js", "sub/up/secret.js", "../secret.js", "sub/../../secret.js",
     "missing.js", "sub", "", "sub/",
 ])
 def test_other_names_are_not_found(static_root, name):

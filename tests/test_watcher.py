@@ -11,6 +11,7 @@ import pytest
 
 from tb_featviz.watch import watcher
 
+
 def test_signal_guard_holds_signals_while_writing():
   guard = watcher.SignalGuard()
   guard.install()

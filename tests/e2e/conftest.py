@@ -1,4 +1,5 @@
-"""Fixtures of the end-to-end tests: one Chromium for the whole session."""
+"""Fixtures of the end-to-end tests: one Chromium for the whole session, and a
+TensorBoard and the featviz panel over each test module's `logdir` fixture."""
 
 import os
 
@@ -6,6 +7,7 @@ import pytest
 from playwright import sync_api
 
 from tests.e2e import browser as browser_lib
+from tests.e2e import tensorboard_server
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +25,19 @@ def browser():
                                           args=browser_lib.CHROMIUM_ARGS)
     yield chromium
     chromium.close()
+
+
+@pytest.fixture(scope="module")
+def server(logdir):
+  """A real TensorBoard over the module's `logdir`; yields its base URL."""
+  with tensorboard_server.running(logdir) as base:
+    yield base
+
+
+@pytest.fixture
+def panel(browser, server):
+  """(page, the panel's frame) of the Feature Viz tab; console errors fail."""
+  page, frame, console = browser_lib.open_panel(browser, server)
+  yield page, frame
+  page.close()
+  assert not console.errors, console.errors

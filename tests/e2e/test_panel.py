@@ -24,20 +24,6 @@ def logdir(tmp_path_factory):
   return write_am_logdir(tmp_path_factory.mktemp("browser") / "logs")
 
 
-@pytest.fixture(scope="module")
-def server(logdir):
-  with tensorboard_server.running(logdir) as base:
-    yield base
-
-
-@pytest.fixture
-def panel(browser, server):
-  page, frame, console = open_panel(browser, server)
-  yield page, frame
-  page.close()
-  assert not console.errors, console.errors
-
-
 def tile_units(frame):
   return [int(u) for u in frame.eval_on_selector_all(
       ".fv-tile", "(tiles) => tiles.map((t) => t.dataset.unit)")]

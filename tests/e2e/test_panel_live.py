@@ -79,12 +79,6 @@ def logdir(tmp_path_factory):
   return root
 
 
-@pytest.fixture(scope="module")
-def server(logdir):
-  with tensorboard_server.running(logdir) as base:
-    yield base
-
-
 def open_page(browser, url, color_scheme=None, direct=False):
   """A new page (its own browser context) at `url`; returns (page, console).
 

@@ -8,9 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.e2e import tensorboard_server
 from tests.e2e.browser import format3
-from tests.e2e.browser import open_panel
 from tests.e2e.browser import wait_for_images
 from tests.e2e.panel_logs import INVERSION_STEPS
 from tests.e2e.panel_logs import N_POINTS
@@ -28,20 +26,6 @@ from tests.e2e.panel_logs import write_views_logdir
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory):
   return write_views_logdir(tmp_path_factory.mktemp("browser_views") / "logs")
-
-
-@pytest.fixture(scope="module")
-def server(logdir):
-  with tensorboard_server.running(logdir) as base:
-    yield base
-
-
-@pytest.fixture
-def panel(browser, server):
-  page, frame, console = open_panel(browser, server)
-  yield page, frame
-  page.close()
-  assert not console.errors, console.errors
 
 
 def shown_step(frame):

@@ -41,9 +41,10 @@ from tb_featviz import metadata
 from tb_featviz import plugin_data_pb2
 from tb_featviz import summary
 from tests import leaks
+from tests import planted as planted_lib
 from tests.e2e import tensorboard_server
 
-SECRET = b"TOP-SECRET-MARKER"
+SECRET = planted_lib.SECRET
 LOADERS = ["default", "--load_fast=false"]
 _WAIT_SECONDS = 60
 
@@ -705,21 +706,7 @@ def test_security_headers_of_every_route(crashed_server):
 def planted(tmp_path_factory):
   """A frontend folder with links out of it and secrets around it."""
   root = tmp_path_factory.mktemp("planted")
-  frontend = root / "frontend"
-  (frontend / "sub").mkdir(parents=True)
-  (frontend / "index.js").write_text("export function render() {}\n")
-  (frontend / "sub" / "x.js").write_text("export const x = 1;\n")
-  (frontend / ".hidden.js").write_bytes(SECRET)
-  (frontend / "notes.py").write_bytes(SECRET)
-  (root / "secret.js").write_bytes(SECRET)
-  (root / "outside").mkdir()
-  (root / "outside" / "secret.js").write_bytes(SECRET)
-  (frontend / "link.js").symlink_to(root / "secret.js")
-  (frontend / "relative.js").symlink_to("../secret.js")
-  (frontend / "passwd.js").symlink_to("/etc/passwd")
-  (frontend / "linkdir").symlink_to(root / "outside", target_is_directory=True)
-  (frontend / "sub" / "up").symlink_to("..", target_is_directory=True)
-  (frontend / "sub" / "up2").symlink_to("../..", target_is_directory=True)
+  planted_lib.plant_frontend(root)
   logdir = root / "logs"
   logdir.mkdir()
   return root
@@ -763,7 +750,7 @@ def _http_client_get(port, target):
 
 def test_static_files_never_leave_their_folder_over_http(planted):
   with serve(planted / "logs", frontend_dir=planted / "frontend") as server:
-    index = b"export function render() {}\n"
+    index = planted_lib.INDEX_JS
     status, headers, body = _http_client_get(server.port, "/data/plugin/featviz/index.js")
     assert (status, body) == (200, index)
     assert _http_client_get(server.port, "/data/plugin/featviz/static/sub/x.js")[0] == 200
