@@ -194,18 +194,28 @@ def steps_answer(base, run, tag):
       f"{base}/data/plugin/featviz/steps?" + urllib.parse.urlencode({"run": run, "tag": tag}))
 
 
+def quote(text):
+  """JavaScript's encodeURIComponent."""
+  return urllib.parse.quote(str(text), safe="-_.!~*'()")
+
+
 def link(base, **params):
-  """TensorBoard's URL of a featviz deep link (values escaped like encodeURIComponent)."""
-  quote = lambda text: urllib.parse.quote(str(text), safe="-_.!~*'()")  # noqa: E731
+  """TensorBoard's URL of a featviz deep link, escaped as TensorBoard escapes."""
   return f"{base}/#" + "&".join(
       ["featviz", *(f"{quote('p.featviz.' + k)}={quote(v)}" for k, v in params.items())])
 
 
-def open_link(browser, url):
-  """A page at a deep link; returns (page, frame, console)."""
+def open_link(browser, url, requests=None):
+  """A page at a deep link; returns (page, frame, console).
+
+  With `requests` (a list), the URL of every request the page makes is
+  appended to it, from the first one on.
+  """
   page = browser.new_page(viewport={"width": 1280, "height": 900})
   page.set_default_timeout(TIMEOUT_MS)
   console = Console(page)
+  if requests is not None:
+    page.on("request", lambda request: requests.append(request.url))
   page.goto(url)
   return page, plugin_frame(page), console
 
@@ -256,9 +266,8 @@ def expected_box(index):
   """[top, left, bottom, right] of probe `index`'s white cell's field, clipped."""
   row, col = CELLS[index]
   cy, cx = (row + 0.5) * SIZE / GRID[0], (col + 0.5) * SIZE / GRID[1]
-  clip = lambda v: min(SIZE, max(0.0, v))  # noqa: E731
-  return [clip(cy - FIELD[0] / 2), clip(cx - FIELD[1] / 2),
-          clip(cy + FIELD[0] / 2), clip(cx + FIELD[1] / 2)]
+  return [min(SIZE, max(0.0, v)) for v in (cy - FIELD[0] / 2, cx - FIELD[1] / 2,
+                                           cy + FIELD[0] / 2, cx + FIELD[1] / 2)]
 
 
 def box_text(box):
@@ -397,9 +406,11 @@ def test_crop_geometry_near_and_past_the_edges(panel):
               layout.picture.top, layout.picture.width, layout.pixelated];
     });
   }""")
-  rounded = lambda v: (  # noqa: E731
-      [rounded(x) for x in v] if isinstance(v, list) else
-      round(v, 6) if isinstance(v, float) else v)
+  def rounded(value):
+    if isinstance(value, list):
+      return [rounded(v) for v in value]
+    return round(value, 6) if isinstance(value, float) else value
+
   assert rounded(got) == rounded([
       # Field 18 around (2, 2): clipped to [0, 11]; 5x, the field from -7.
       [[0, 0, 11, 11], "crop", 90, 90, 35, 35, 140, True],
@@ -478,9 +489,9 @@ def test_unit_history_shows_its_examples_at_every_step(panel, server):
 
 def test_only_the_thumbnails_shown_are_fetched(browser, server):
   originals = steps_answer(server, "train", CONV_TAG)["originals"]
-  page, frame, console = open_link(browser, link(server, run="train", tag=CONV_TAG, step=10))
   requested = []
-  page.on("request", lambda request: requested.append(request.url))
+  page, frame, console = open_link(
+      browser, link(server, run="train", tag=CONV_TAG, step=10), requested)
   try:
     wait_step(frame, 10)
     wait_for_images(frame, ".fv-example-row img:not([hidden])")
@@ -547,16 +558,18 @@ def test_new_steps_follow_and_the_history_grows(browser, server, logdir):
 
 def test_mfv_facets_show_fidelity_when_the_record_has_it(panel):
   _, frame = panel
-  show_mfv = lambda unit: (  # noqa: E731
-      frame.select_option("#fv-run-select", "train"),
-      frame.wait_for_selector(f"#fv-tag-select option[value='featviz/mfv/logits/{unit}']",
-                              state="attached"),
-      frame.select_option("#fv-tag-select", f"featviz/mfv/logits/{unit}"),
-      frame.wait_for_function(
-          "(unit) => document.querySelector('#fv-title').textContent === "
-          "`logits · unit ${unit}` && document.querySelectorAll('.fv-facet').length === 3",
-          arg=unit))
-  frame.wait_for_selector("#fv-run-select option[value='train']", state="attached")
+
+  def show_mfv(unit):
+    frame.wait_for_selector("#fv-run-select option[value='train']", state="attached")
+    frame.select_option("#fv-run-select", "train")
+    tag = f"featviz/mfv/logits/{unit}"
+    frame.wait_for_selector(f"#fv-tag-select option[value='{tag}']", state="attached")
+    frame.select_option("#fv-tag-select", tag)
+    frame.wait_for_function(
+        "(unit) => document.querySelector('#fv-title').textContent === "
+        "`logits · unit ${unit}` && document.querySelectorAll('.fv-facet').length === 3",
+        arg=unit)
+
   show_mfv(3)
   cards = frame.eval_on_selector_all(".fv-facet .fv-fidelity", """(lines) => lines.map((p) => [
     p.hidden, p.dataset.stays, p.dataset.nearest,
