@@ -1,6 +1,8 @@
 // The k facets of a unit at one step: each facet's AM image beside the mean
-// image it started from, with the unit's value for both, in the facet's colour.
+// image it started from, with the unit's value for both, in the facet's colour,
+// and how faithful the facet image is to its facet when the record says.
 import {clear, el} from "./dom.js";
+import {FidelityLines, facetFidelity} from "./fidelity.js";
 import {formatValue} from "./format.js";
 import {setImage, watchForErrors} from "./images.js";
 
@@ -40,6 +42,7 @@ export class FacetCards {
       const n = counts[i] || 0;
       card.count.textContent = `${n} image${n === 1 ? "" : "s"}`;
       card.element.dataset.count = String(n);
+      card.fidelity.show(i, facetFidelity(entry, i));
     });
   }
 
@@ -52,6 +55,7 @@ export class FacetCards {
       const activation = el("span", {class: "fv-activation"});
       const meanActivation = el("span", {class: "fv-activation fv-mean-activation"});
       const count = el("span", {class: "fv-muted fv-facet-count"});
+      const fidelity = new FidelityLines(colorOf);
       const element = el("article", {
         class: "fv-facet", tabindex: "0", dataset: {facet: String(i)},
         "aria-label": `Facet ${i}`,
@@ -79,9 +83,10 @@ export class FacetCards {
             ]),
           ]),
         ]),
+        fidelity.element,
       ]);
       element.style.setProperty("--fv-series", colorOf(i));
-      this.cards.push({element, facet, mean, activation, meanActivation, count});
+      this.cards.push({element, facet, mean, activation, meanActivation, count, fidelity});
       this.element.appendChild(element);
     }
   }

@@ -6,6 +6,8 @@
 // interface documented in am_view.js). Kinds the backend lists that are not
 // here are left out of the pickers and named in the empty state.
 import {AmView} from "./am_view.js";
+import {examplesPerUnit} from "./examples_data.js";
+import {ExamplesView} from "./examples_view.js";
 import {plural} from "./format.js";
 import {InversionView} from "./inversion_view.js";
 import {MfvView} from "./mfv_view.js";
@@ -39,7 +41,18 @@ const KINDS = [
     counts: (info, latest) => (latest ? [plural((latest.embedding || []).length,
                                                 "embedded image")] : []),
   },
-  // {kind: "examples", label: "dataset examples", View: ExamplesView},
+  {
+    kind: "examples", label: "dataset examples", View: ExamplesView,
+    counts: (info, latest) => {
+      const counts = [plural(unitsOf(info).length, "unit")];
+      if (latest) counts.push(`${plural(examplesPerUnit(latest), "example")} each`);
+      const field = info.receptive_field;
+      if (Array.isArray(field) && field.length === 2) {
+        counts.push(`receptive field ${field.join("×")}`);
+      }
+      return counts;
+    },
+  },
 ].map(defineKind);
 
 const BY_KIND = new Map(KINDS.map((entry, order) => [entry.kind, {...entry, order}]));
