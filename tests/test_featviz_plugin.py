@@ -404,6 +404,19 @@ def test_one_image_of_a_step_brings_the_steps_other_images(logdir):
   assert provider.blob_reads == {key: 1 for key in keys}
 
 
+def test_an_example_brings_the_other_examples_of_its_step_not_its_neighbours(logdir):
+  provider = _provider(logdir[0], _CountingProvider)
+  client = _client(logdir[0], provider=provider)
+  body = _json(client, "/steps", run="examples", tag="featviz/examples/conv2")
+  originals = body["originals"]
+  shown = [originals[i] for i in dict.fromkeys(body["steps"][1]["indices"])]
+  assert _get(client, "/image", key=shown[0]).status_code == 200
+  for key in shown:
+    assert _get(client, "/image", key=key).status_code == 200
+  # Probe images 1, 2, 3 and 5 are the examples of step 1; 0 and 4 are not.
+  assert provider.blob_reads == {key: 1 for key in shown}
+
+
 def _steps_after_reload(client, provider, run="run", tag="featviz/am/conv1"):
   """Reloads the provider's multiplexer, then returns the /steps entries."""
   provider._multiplexer.Reload()  # pylint: disable=protected-access

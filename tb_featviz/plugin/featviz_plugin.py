@@ -60,6 +60,20 @@ def _fingerprint(time_series):
           time_series.plugin_content)
 
 
+def _shown_together(originals, records):
+  """The groups of ORIGINALS keys that the panel asks for together.
+
+  A step whose record holds `indices` (into the originals) shows those
+  images: each such step is a group, so that a request for one of them reads
+  the others ahead, and not the images next to it in a large probe set.
+  Without indices, the originals are shown all together (inversion's probe).
+  """
+  groups = [[originals[i] for i in dict.fromkeys(record.indices)
+             if 0 <= i < len(originals)]
+            for _, record in sorted(records.items()) if record.indices]
+  return groups or [originals]
+
+
 class FeatVizPlugin(base_plugin.TBPlugin):
   """Serves featviz summaries and the featviz panel."""
 
@@ -206,7 +220,7 @@ class FeatVizPlugin(base_plugin.TBPlugin):
       originals_tag = metadata.originals_tag(tag)
       result["originals"] = self._latest_keys(ctx, experiment, run, originals_tag)
       self._images.remember_steps((experiment, run, originals_tag),
-                                  [result["originals"]])
+                                  _shown_together(result["originals"], records))
     return result, all(datum.step in records for datum in blobs)
 
   def _blob_series(self, ctx, experiment, run, tag):

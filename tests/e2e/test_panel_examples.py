@@ -25,7 +25,6 @@ from tests.e2e import tensorboard_server
 from tests.e2e.browser import TIMEOUT_MS
 from tests.e2e.browser import Console
 from tests.e2e.browser import format3
-from tests.e2e.browser import open_panel
 from tests.e2e.browser import plugin_frame
 from tests.e2e.browser import wait_for_images
 
@@ -173,20 +172,6 @@ def logdir(tmp_path_factory):
   write_mfv(root / "train")
   write_examples(root / "live", "conv", [0], UNITS, K, indices, activation)
   return root
-
-
-@pytest.fixture(scope="module")
-def server(logdir):
-  with tensorboard_server.running(logdir) as base:
-    yield base
-
-
-@pytest.fixture
-def panel(browser, server):
-  page, frame, console = open_panel(browser, server)
-  yield page, frame
-  page.close()
-  assert not console.errors, console.errors
 
 
 def steps_answer(base, run, tag):
