@@ -103,7 +103,6 @@ class Kind:
     options_function: (module, function) whose keyword arguments its
       `<name>_options` are.
     fixed_options: keywords the visualizer gives that function itself.
-    description: what it shows, for messages.
 
   Args:
     config: its section of the configuration.
@@ -121,7 +120,6 @@ class Kind:
   option_array_keys = ()
   options_function = None
   fixed_options = ("value_range", "display_shape")
-  description = ""
 
   def __init__(self, config, options, settings):
     self.settings = settings
@@ -246,7 +244,6 @@ class ActivationMaximization(Kind):
   name = "am"
   option_array_keys = ("init",)
   options_function = ("tb_featviz.optvis.am", "activation_maximization")
-  description = "activation maximization"
 
   def __init__(self, config, options, settings):
     super().__init__(config, options, settings)
@@ -276,7 +273,6 @@ class Inversion(Kind):
   required_keys = ("images", "layers")
   array_keys = ("images",)
   options_function = ("tb_featviz.optvis.inversion", "invert")
-  description = "inversion"
 
   def __init__(self, config, options, settings):
     super().__init__(config, options, settings)
@@ -316,7 +312,6 @@ class Multifaceted(Kind):
   options_function = ("tb_featviz.optvis.mfv", "multifaceted")
   fixed_options = ("layer", "unit", "embedding_layer", "k", "m", "value_range",
                    "display_shape", "previous")
-  description = "multifaceted visualization"
 
   def __init__(self, config, options, settings):
     super().__init__(config, options, settings)
@@ -354,7 +349,6 @@ class DatasetExamples(Kind):
   array_keys = ("images",)
   options_function = ("tb_featviz.optvis.examples", "top_examples")
   fixed_options = ("units", "k")
-  description = "dataset examples"
   DEFAULT_K = 9
 
   def __init__(self, config, options, settings):
