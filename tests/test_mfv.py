@@ -7,6 +7,7 @@ from sklearn.linear_model import LogisticRegression
 
 import tb_featviz
 from tb_featviz.optvis import mfv as mfv_lib
+from tb_featviz.optvis import recipe
 from tests import digits as digits_lib
 
 KINDS = (0, 1)  # digits 0 and 1 share label 0: one class, two looks
@@ -56,12 +57,42 @@ def test_each_facet_raises_the_unit_above_its_mean_image(facets):
       facets.activations, facets.mean_activations)
 
 
+def test_cluster_best_and_fidelity_are_those_of_the_images(two_kind_class, facets):
+  model, images, _, _ = two_kind_class
+  values = mfv_lib.unit_values(recipe.extractor(model, "logits"), images, 0)
+  for facet in range(2):
+    assert facets.cluster_best[facet] == pytest.approx(
+        values[facets.labels == facet].max(), rel=1e-5)
+  np.testing.assert_allclose(
+      facets.activations, mfv_lib.unit_values(recipe.extractor(model, "logits"),
+                                              facets.facets, 0), rtol=1e-5)
+  embedder = recipe.extractor(model, "conv3")
+  features = embedder(images).numpy()
+  rank, cosine = mfv_lib.facet_fidelity(embedder, facets.facets, features,
+                                        facets.labels, 2)
+  np.testing.assert_array_equal(rank, facets.centroid_rank)
+  np.testing.assert_allclose(cosine, facets.centroid_cosine, rtol=1e-5)
+
+
+def test_facet_fidelity_ranks_the_own_centroid_by_cosine():
+  features = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 1.0], [0.0, 2.0], [1.0, 1.0]])
+  labels = np.array([0, 0, 1, 1, 2])
+  facets = np.array([[2.0, 0.1], [5.0, 0.0], [1.0, 1.2]])  # facet 1 lies on 0's
+  rank, cosine = mfv_lib.facet_fidelity(lambda x: x, facets, features, labels, 3)
+  np.testing.assert_array_equal(rank, [0, 2, 0])
+  np.testing.assert_allclose(cosine, [np.cos(np.arctan(0.05)), 0.0,
+                                      (1.0 + 1.2) / np.sqrt(2 * (1 + 1.44))],
+                             rtol=1e-6)
+
+
 def test_result_contract(two_kind_class, facets):
   _, images, _, _ = two_kind_class
   assert facets.facets.shape == facets.mean_images.shape == (2, 28, 28, 1)
   assert facets.embedding.shape == (len(images), 2)
   assert facets.labels.shape == (len(images),) and set(facets.labels) == {0, 1}
   assert facets.facets.min() >= 0 and facets.facets.max() <= 1
+  assert facets.cluster_best.shape == facets.centroid_cosine.shape == (2,)
+  assert facets.centroid_rank.shape == (2,) and facets.centroid_rank.dtype == np.int32
   np.testing.assert_allclose(facets.mean_images[0],
                              images[facets.nearest[0]].mean(axis=0), atol=1e-6)
 

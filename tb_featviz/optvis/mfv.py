@@ -70,6 +70,13 @@ class MFVResult:
     layer, unit: what was visualized.
     value_range: (low, high) of the images.
     display_shape: how vector inputs are shown as pictures, or None.
+    cluster_best: float32 (k,), the unit's best value over each cluster's
+      images: `activations / cluster_best` is how far AM went past the data.
+    centroid_rank: int32 (k,), for each facet pushed through the embedding
+      layer, how many other clusters' centroids are nearer (by cosine) than its
+      own: 0 when the facet is still nearest its own cluster.
+    centroid_cosine: float32 (k,), the cosine similarity of each facet to its
+      own cluster's centroid in the embedding layer.
   """
   facets: np.ndarray
   mean_images: np.ndarray
@@ -82,6 +89,9 @@ class MFVResult:
   unit: int
   value_range: tuple
   display_shape: tuple = None
+  cluster_best: np.ndarray = None
+  centroid_rank: np.ndarray = None
+  centroid_cosine: np.ndarray = None
 
 
 def previous_layer(model, layer):
@@ -171,6 +181,51 @@ def nearest_members(embedding, labels, k, m):
   return chosen
 
 
+def _centroids(features, labels, k):
+  """The mean of each cluster's features, float32 (k, D) (0 for an empty one)."""
+  features = np.asarray(features, np.float32).reshape(len(features), -1)
+  sums = np.zeros((k, features.shape[1]), np.float32)
+  np.add.at(sums, labels, features)
+  counts = np.bincount(labels, minlength=k).astype(np.float32)
+  return sums / np.maximum(counts, 1.0)[:, None]
+
+
+def _unit_rows(vectors):
+  norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+  return vectors / np.maximum(norms, 1e-12)
+
+
+def facet_fidelity(embedder, facets, features, labels, k):
+  """Whether each facet is still its facet: nearest its own cluster's centroid.
+
+  Args:
+    embedder: callable images -> embedding-layer features (e.g. the
+      FeatureExtractor of the embedding layer).
+    facets: (k, *input_shape), facet i made for cluster i.
+    features: (N, ...) the embedding-layer features of the clustered images.
+    labels: (N,) the cluster of each image, in [0, k).
+    k: the number of clusters.
+
+  Returns:
+    (rank, cosine): int32 (k,), how many other clusters' centroids are nearer
+    (by cosine, flattened features) to each facet than its own, 0 when its own
+    is the nearest; float32 (k,), each facet's cosine similarity to its own
+    centroid.
+  """
+  facet_features = _batched(embedder, np.asarray(facets)).reshape(len(facets), -1)
+  cosines = _unit_rows(facet_features) @ _unit_rows(_centroids(features, labels, k)).T
+  own = cosines[np.arange(k), np.arange(k)]
+  rank = np.sum(cosines > own[:, None], axis=1)
+  return rank.astype(np.int32), own.astype(np.float32)
+
+
+def _cluster_best(values, labels, k):
+  """The largest of `values` (N,) in each of the k clusters (-inf if empty)."""
+  best = np.full(k, -np.inf, np.float32)
+  np.maximum.at(best, labels, np.asarray(values, np.float32))
+  return best
+
+
 def _check_images(images, k, extractor, unit, value_range):
   images = inversion_lib.check_images(images, extractor.input_shape, value_range)
   distinct = len(np.unique(images.reshape(len(images), -1), axis=0))
@@ -184,7 +239,7 @@ def _check_images(images, k, extractor, unit, value_range):
         f"Unit {unit} of layer {extractor.layer.name!r} is not activated by any "
         f"of the {len(images)} images (all give {values[0]:.3g}); pass images "
         "that drive it, or choose another unit.")
-  return images
+  return images, values
 
 
 def unit_values(extractor, images, unit):
@@ -265,7 +320,7 @@ def multifaceted(model, images, *, layer, unit, embedding_layer=None, k=4, m=15,
   extractor = recipe.extractor(model, layer)
   [unit] = extractor.check_units([unit])
   display_shape = recipe.check_display_shape(display_shape, extractor.input_shape)
-  images = _check_images(images, k, extractor, unit, value_range)
+  images, values = _check_images(images, k, extractor, unit, value_range)
   embedding_layer = embedding_layer or previous_layer(model, layer)
   embedder = recipe.extractor(model, embedding_layer)
   features = _batched(embedder, images).reshape(len(images), -1)
@@ -281,14 +336,17 @@ def multifaceted(model, images, *, layer, unit, embedding_layer=None, k=4, m=15,
     labels = match_labels(labels, previous.labels, k)
   nearest = nearest_members(embedding, labels, k, m)
   means = np.stack([images[index].mean(axis=0) for index in nearest])
+  best = _cluster_best(values, labels, k)
 
   result = _facets(model, layer, unit, means, steps=steps,
                    learning_rate=learning_rate, seed=seed,
                    value_range=value_range, centre_bias=centre_bias,
                    display_shape=display_shape, am_options=dict(am_options or {}))
+  rank, cosine = facet_fidelity(embedder, result.images, features, labels, k)
   return MFVResult(
       facets=result.images, mean_images=means.astype(np.float32),
       embedding=embedding, labels=labels, activations=result.activations,
       mean_activations=unit_values(extractor, means, unit).astype(np.float32),
       nearest=nearest, layer=layer, unit=unit, value_range=value_range,
-      display_shape=display_shape)
+      display_shape=display_shape, cluster_best=best, centroid_rank=rank,
+      centroid_cosine=cosine)
