@@ -70,13 +70,18 @@ def centre_mask(input_shape, fraction):
 
 
 def _renderer(extractor, pieces, objective, optimizer, jit_compile, update_region,
-              keep_class):
-  def unit_value(images, units):
+              keep_class, term=None):
+  def unit_value(images, targets):
+    units, rows = targets, None
+    if term is not None:  # targets hold [unit id, row...] per image
+      units, rows = tf.cast(targets[:, 0], tf.int32), targets[:, 1:]
     features = extractor(images)
     if extractor.relu_deferred:
       value = features_lib.woken_unit_objective(features, units, objective)
     else:
       value = features_lib.unit_objective(features, units, objective)
+    if term is not None:
+      value = term(images, value, rows)
     if keep_class:
       value += CLASS_WEIGHT * features_lib.unit_objective(
           tf.nn.log_softmax(features), units, objective)
@@ -88,7 +93,7 @@ def _renderer(extractor, pieces, objective, optimizer, jit_compile, update_regio
     gradient_mask = lambda step, params: mask  # noqa: E731
   return extractor.renderer(
       ("am", objective, optimizer, bool(jit_compile), update_region, keep_class)
-      + pieces.key,
+      + pieces.key + (() if term is None else ("term", term)),
       lambda: engine.Renderer(
           unit_value, pieces.param, transforms=pieces.transforms,
           regularizers=pieces.regularizers, optimizer=optimizer,
@@ -104,7 +109,7 @@ def activation_maximization(model, layer, units=None, *, steps=256,
                             regularizers=recipe.DEFAULT, optimizer=engine.ADAM,
                             init=None, norm_bound=None, display_shape=None,
                             batch_size=DEFAULT_BATCH_SIZE, jit_compile=False,
-                            update_region=None):
+                            update_region=None, objective_term=None):
   """Finds, for each unit, an input that drives it as high as possible.
 
   All requested units are optimized together (one image per unit) in a single
@@ -137,6 +142,11 @@ def activation_maximization(model, layer, units=None, *, steps=256,
     update_region: if set (0 < f <= 1), only the central f of each side of the
       image is updated (pixel parameterization, image inputs): the centre bias
       of multifaceted visualization.
+    objective_term: optional (term, rows), one float row per unit: what is
+      maximized becomes term(images, values, rows) for each chunk of images,
+      their units' values and their rows (multifaceted visualization caps the
+      unit and pulls each image towards its cluster). Loops are cached by
+      `term`: pass an equal one on every call. `activations` stay the units'.
 
   Returns:
     An `AMResult`.
@@ -167,8 +177,16 @@ def activation_maximization(model, layer, units=None, *, steps=256,
                      "and param='pixel' (it masks the pixels' gradient).")
   keep_class = (extractor.before_softmax and preset == recipe.DEFAULT
                 and isinstance(regularizers, str) and regularizers == recipe.DEFAULT)
+  term, targets = None, tf.constant(unit_ids, tf.int32)
+  if objective_term is not None:
+    term, rows = objective_term
+    rows = np.asarray(rows, np.float32).reshape(len(unit_ids), -1)
+    # One tensor, as the engine gathers targets by chunk; float32 holds the
+    # unit ids exactly.
+    targets = tf.constant(np.concatenate(
+        [np.asarray(unit_ids, np.float32)[:, None], rows], axis=1))
   renderer = _renderer(extractor, pieces, objective, optimizer, jit_compile,
-                       update_region, keep_class)
+                       update_region, keep_class, term)
 
   n = len(unit_ids)
   start = _starting_images(init, n, input_shape)
@@ -177,9 +195,9 @@ def activation_maximization(model, layer, units=None, *, steps=256,
   params = pieces.param.initial((n, *input_shape), seed=[seed, 0],
                                 init_images=start)
   images, activations = renderer.run_batched(
-      params, tf.constant(unit_ids, tf.int32), batch_size=batch_size,
+      params, targets, batch_size=batch_size,
       steps=steps, learning_rate=learning_rate, seed=seed)
-  if keep_class:  # report the logits themselves
+  if keep_class or term is not None:  # report the units' values themselves
     chunk = max(1, int(batch_size))
     activations = np.concatenate([features_lib.unit_objective(
         extractor(images[i:i + chunk]), tf.constant(unit_ids[i:i + chunk], tf.int32),
