@@ -57,6 +57,29 @@ def test_each_facet_raises_the_unit_above_its_mean_image(facets):
       facets.activations, facets.mean_activations)
 
 
+def test_each_facet_stays_nearest_its_own_cluster(facets):
+  np.testing.assert_array_equal(facets.centroid_rank, [0, 0])
+  assert np.all(facets.centroid_cosine > 0.9), facets.centroid_cosine
+
+
+def test_each_facet_beats_the_best_image_of_its_cluster(facets):
+  assert np.all(facets.activations >= facets.cluster_best), (
+      facets.activations, facets.cluster_best)
+
+
+def test_the_ceiling_keeps_facets_nearer_the_data_than_the_unit_alone(
+    two_kind_class, facets):
+  model, images, _, _ = two_kind_class
+  unbounded = tb_featviz.multifaceted(model, images, layer="logits", unit=0,
+                                      embedding_layer="conv3", k=2, seed=0,
+                                      ceiling_margin=None, anchor_weight=0.0)
+  np.testing.assert_array_equal(unbounded.labels, facets.labels)
+  assert np.all(facets.activations < unbounded.activations), (
+      facets.activations, unbounded.activations)
+  assert np.all(facets.centroid_cosine > unbounded.centroid_cosine), (
+      facets.centroid_cosine, unbounded.centroid_cosine)
+
+
 def test_cluster_best_and_fidelity_are_those_of_the_images(two_kind_class, facets):
   model, images, _, _ = two_kind_class
   values = mfv_lib.unit_values(recipe.extractor(model, "logits"), images, 0)
@@ -149,6 +172,16 @@ def test_one_image_clusters_and_small_sets(trained_cnn, digits_data):
   few = tb_featviz.multifaceted(trained_cnn, images[:6], layer="logits", unit=3,
                                 k=2, m=15, steps=4)
   assert sum(len(n) for n in few.nearest) == 6  # m larger than the clusters
+
+
+@pytest.mark.parametrize("options", [{"ceiling_margin": -0.1},
+                                     {"anchor_weight": -1.0}])
+def test_negative_ceiling_margin_or_anchor_weight_is_a_clear_error(
+    trained_cnn, digits_data, options):
+  images, _ = digits_data
+  with pytest.raises(ValueError, match="must be >= 0"):
+    tb_featviz.multifaceted(trained_cnn, images[:20], layer="logits", unit=0,
+                            k=2, **options)
 
 
 @pytest.mark.parametrize("count, k, message", [

@@ -5,6 +5,11 @@ drive the unit are embedded (features at a high layer -> PCA -> t-SNE), the 2-D
 embedding is clustered with k-means, and activation maximization starts from
 the mean of the m images nearest each centroid, giving one picture per facet.
 
+Left alone, AM runs far past the data and the facets of a unit end up alike.
+So each facet's unit is capped just above the best real image of its cluster,
+and the facet is pulled towards its cluster's centroid in the embedding layer;
+`facet_fidelity` measures whether it is still nearest that centroid.
+
 Across training (`previous=`), t-SNE starts from the previous step's layout,
 the new layout is aligned to it (Procrustes) and cluster ids are matched to the
 previous ones, so points move smoothly and facet 2 stays facet 2.
@@ -53,6 +58,17 @@ class Phase:
 CENTRE_BIASED_PHASES = (Phase(0.5, 2.0, 0.6), Phase(0.25, 0.5, 0.8),
                         Phase(0.25, 0.1, 0.8))
 DEFAULT_LEARNING_RATE = 0.02  # pixels, from a mean image: small steps keep it
+# Left alone, AM from a mean image runs on to 2-3 times the logit of its
+# cluster's best image, and the facets of a class drift towards one class-wide
+# pattern: of the facets of two demo CNNs (every class, k=3, seeds 0-2), 52%
+# and 71% stayed nearest (cosine, in conv3) their own cluster's centroid. A
+# ceiling at the cluster's best plus 0.1 of the unit's largest value, and a
+# pull of weight 3 (same unit) towards the centroid, kept 100% of both, at
+# 1.1-1.6 times the best image. On the second CNN the ceiling alone kept 70%,
+# the pull alone 82%, and a pull of 10 left some facets below their cluster's
+# best (bench/mfv_fidelity.py). The pull makes facets grainier.
+DEFAULT_CEILING_MARGIN = 0.1
+DEFAULT_ANCHOR_WEIGHT = 3.0
 
 
 @dataclasses.dataclass
@@ -226,6 +242,47 @@ def _cluster_best(values, labels, k):
   return best
 
 
+@dataclasses.dataclass(frozen=True)
+class _StayInCluster:
+  """What AM maximizes for a facet (the `term` of AM's `objective_term`).
+
+  The unit's value up to a ceiling, minus weight * (1 - cosine similarity of
+  the image's embedding-layer features to its cluster's centroid). Each
+  image's row is [ceiling, weight, unit-length centroid...].
+
+  Attributes:
+    embedder: the FeatureExtractor of the embedding layer.
+  """
+  embedder: object
+
+  def __call__(self, images, values, rows):
+    ceiling, weight, centroid = rows[:, 0], rows[:, 1], rows[:, 2:]
+    features = tf.reshape(self.embedder(images), (tf.shape(images)[0], -1))
+    cosine = tf.reduce_sum(tf.math.l2_normalize(features, axis=1) * centroid, axis=1)
+    return tf.minimum(values, ceiling) - weight * (1.0 - cosine)
+
+
+def _stay_in_cluster_rows(best, centres, scale, *, ceiling_margin, anchor_weight):
+  """The rows of `_StayInCluster`, one per facet, float32 (k, 2 + D).
+
+  Args:
+    best: (k,) the best value of the unit in each cluster.
+    centres: (k, D) the clusters' centroids in the embedding layer.
+    scale: the unit's typical magnitude (> 0), in which margin and weight are
+      counted, so that they do not depend on the unit's scale.
+    ceiling_margin: the ceiling is best + ceiling_margin * scale; None for none.
+    anchor_weight: the weight of the pull towards the centroid, times scale.
+
+  Returns:
+    float32 (k, 2 + D).
+  """
+  ceiling = (np.full(len(best), np.inf) if ceiling_margin is None
+             else best + ceiling_margin * scale)
+  weight = np.full(len(best), anchor_weight * scale)
+  return np.concatenate([ceiling[:, None], weight[:, None], _unit_rows(centres)],
+                        axis=1).astype(np.float32)
+
+
 def _check_images(images, k, extractor, unit, value_range):
   images = inversion_lib.check_images(images, extractor.input_shape, value_range)
   distinct = len(np.unique(images.reshape(len(images), -1), axis=0))
@@ -253,11 +310,12 @@ def unit_values(extractor, images, unit):
 
 
 def _facets(model, layer, unit, starts, *, steps, learning_rate, seed, value_range,
-            centre_bias, display_shape, am_options):
+            centre_bias, display_shape, am_options, objective_term=None):
   """AM from every mean image at once, in centre-biased phases if asked."""
   k = len(starts)
   am_options = dict(am_options, learning_rate=learning_rate, seed=seed,
-                    value_range=value_range, display_shape=display_shape)
+                    value_range=value_range, display_shape=display_shape,
+                    objective_term=objective_term)
   if not centre_bias:
     return am_lib.activation_maximization(
         model, layer, [unit] * k, init=starts, steps=steps, **am_options)
@@ -283,7 +341,9 @@ def _facets(model, layer, unit, starts, *, steps, learning_rate, seed, value_ran
 def multifaceted(model, images, *, layer, unit, embedding_layer=None, k=4, m=15,
                  seed=0, value_range=(0.0, 1.0), steps=256,
                  learning_rate=DEFAULT_LEARNING_RATE, centre_bias=True,
-                 previous=None, display_shape=None, am_options=None):
+                 ceiling_margin=DEFAULT_CEILING_MARGIN,
+                 anchor_weight=DEFAULT_ANCHOR_WEIGHT, previous=None,
+                 display_shape=None, am_options=None):
   """Finds the facets of one unit: one AM image per cluster of its images.
 
   Args:
@@ -302,6 +362,13 @@ def multifaceted(model, images, *, layer, unit, embedding_layer=None, k=4, m=15,
     learning_rate: the AM step size.
     centre_bias: run AM in the centre-biased phases of the paper
       (CENTRE_BIASED_PHASES); otherwise one default AM run from each mean.
+    ceiling_margin: AM stops raising a facet's unit once it passes the best
+      image of the facet's cluster by this much (a fraction of the unit's
+      largest magnitude over `images`); None: no ceiling.
+    anchor_weight: the weight (same unit) of a pull of each facet towards its
+      cluster's centroid in the embedding layer, 1 - cosine similarity; 0:
+      none. The pull runs the model up to the embedding layer once more at
+      every step. With no ceiling and no pull, AM maximizes the unit alone.
     previous: the MFVResult of the previous step for the same images, to keep
       the layout and the facet ids stable across training.
     display_shape: for vector inputs, the (H, W) used to see them as images.
@@ -312,11 +379,15 @@ def multifaceted(model, images, *, layer, unit, embedding_layer=None, k=4, m=15,
 
   Raises:
     ValueError: for unknown layers or units, images that do not fit the model,
-      fewer different images than k, or a unit no image activates.
+      fewer different images than k, a unit no image activates, or a negative
+      ceiling_margin or anchor_weight.
   """
   value_range = recipe.check_value_range(value_range)
   if not isinstance(k, int) or k < 1 or not isinstance(m, int) or m < 1:
     raise ValueError(f"k and m must be positive integers, got k={k!r}, m={m!r}.")
+  if (ceiling_margin is not None and not ceiling_margin >= 0) or not anchor_weight >= 0:
+    raise ValueError("ceiling_margin (or None) and anchor_weight must be >= 0, got "
+                     f"{ceiling_margin!r} and {anchor_weight!r}.")
   extractor = recipe.extractor(model, layer)
   [unit] = extractor.check_units([unit])
   display_shape = recipe.check_display_shape(display_shape, extractor.input_shape)
@@ -338,10 +409,17 @@ def multifaceted(model, images, *, layer, unit, embedding_layer=None, k=4, m=15,
   means = np.stack([images[index].mean(axis=0) for index in nearest])
   best = _cluster_best(values, labels, k)
 
+  objective_term = None
+  if ceiling_margin is not None or anchor_weight > 0:
+    rows = _stay_in_cluster_rows(
+        best, _centroids(features, labels, k), float(np.max(np.abs(values))),
+        ceiling_margin=ceiling_margin, anchor_weight=anchor_weight)
+    objective_term = (_StayInCluster(embedder), rows)
   result = _facets(model, layer, unit, means, steps=steps,
                    learning_rate=learning_rate, seed=seed,
                    value_range=value_range, centre_bias=centre_bias,
-                   display_shape=display_shape, am_options=dict(am_options or {}))
+                   display_shape=display_shape, am_options=dict(am_options or {}),
+                   objective_term=objective_term)
   rank, cosine = facet_fidelity(embedder, result.images, features, labels, k)
   return MFVResult(
       facets=result.images, mean_images=means.astype(np.float32),
