@@ -1,9 +1,12 @@
 """Exports MFV embeddings for TensorBoard's own Projector tab.
 
 In the run directory: `projector_config.pbtxt` with one embedding per MFV
-series (its latest step), and under `projector/<series>/` the 2-D points as a
-TSV tensor, a metadata TSV (facet and label of every point) and a sprite of
-the embedded images in the Projector's layout.
+series (its latest step), and under `projector/<series>/` the features the
+facets were found in (the embedding layer's, after MFV's PCA to at most 50
+dimensions) as a TSV tensor, a metadata TSV (facet, class label, t-SNE x and
+y of every point) and a sprite of the embedded images in the Projector's
+layout. The Projector then lays the images out by its own PCA, t-SNE or UMAP
+of those features, and colours or labels them by facet or class.
 """
 
 import os
@@ -48,12 +51,14 @@ def export(run_dir, tag, step, result, images, class_labels=None):
   """
   folder = os.path.join(ASSETS_DIRNAME, _folder_name(tag))
   tf.io.gfile.makedirs(os.path.join(run_dir, folder))
-  np.savetxt(os.path.join(run_dir, folder, "tensor.tsv"), result.embedding,
+  features = result.embedding if result.features is None else result.features
+  np.savetxt(os.path.join(run_dir, folder, "tensor.tsv"), features,
              delimiter="\t", fmt="%.6g")
   labels = ([""] * len(result.labels) if class_labels is None
             else [str(label) for label in class_labels])
-  rows = ["facet\tlabel"] + [f"{facet}\t{label}"
-                             for facet, label in zip(result.labels, labels)]
+  rows = ["facet\tlabel\ttsne_x\ttsne_y"] + [
+      f"{facet}\t{label}\t{x:.6g}\t{y:.6g}"
+      for facet, label, (x, y) in zip(result.labels, labels, result.embedding)]
   with tf.io.gfile.GFile(os.path.join(run_dir, folder, "metadata.tsv"), "w") as f:
     f.write("\n".join(rows) + "\n")
   tiles = summary.sprite(images, result.display_shape)

@@ -224,7 +224,9 @@ def mfv(name, data, step=None, *, images=None, seconds=None, description=None):
   Per step, under `featviz/mfv/<name>/<unit>`: the k facets, then the k mean
   images, then (when `images` is given) one sprite of all N embedded images
   (see `sprite`) as blobs; and as the record the (N, 2) embedding, the cluster
-  of each image, k, and the activations of facets and mean images.
+  of each image, k, the activations of facets and mean images, and, when the
+  result has them, each facet's fidelity (facet_nearest, facet_similarity,
+  cluster_best; see MFVResult).
 
   Args:
     name: the layer's name.
@@ -251,12 +253,16 @@ def mfv(name, data, step=None, *, images=None, seconds=None, description=None):
     tiles = sprite(images, data.display_shape)
     blobs = tf.concat([blobs, encode_pngs(tiles[None], data.value_range,
                                           tiles.shape)], axis=0)
+  fidelity = {name: [cast(v) for v in getattr(data, name)]
+              for name, cast in (("facet_nearest", int), ("facet_similarity", float),
+                                 ("cluster_best", float))
+              if getattr(data, name, None) is not None}
   record = metadata.create_step_record(
       embedding=[float(v) for v in np.asarray(data.embedding).reshape(-1)],
       labels=[int(v) for v in data.labels], k=k,
       activations=[float(v) for v in data.activations],
       mean_activations=[float(v) for v in data.mean_activations],
-      seconds=float(seconds or 0.0))
+      seconds=float(seconds or 0.0), **fidelity)
   wrote = _write("mfv", metadata.image_tag("mfv", name, data.unit),
                  blobs, record, step=step, layer=name, units=[data.unit],
                  value_range=data.value_range, display_shape=shape,

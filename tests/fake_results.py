@@ -6,8 +6,9 @@ import numpy as np
 from tb_featviz.optvis import mfv as mfv_lib
 
 
-def mfv_result(n=7, k=2, size=4):
-  """An MFVResult of unit 3 of "logits": n points, k facets of size x size x 1."""
+def mfv_result(n=7, k=2, size=4, dimensions=6):
+  """An MFVResult of unit 3 of "logits": n points with features of
+  `dimensions` values, k facets of size x size x 1."""
   rng = np.random.default_rng(1)
   labels = np.arange(n) % k
   return mfv_lib.MFVResult(
@@ -17,4 +18,5 @@ def mfv_result(n=7, k=2, size=4):
       activations=np.arange(3.0, 3.0 + k, dtype=np.float32),
       mean_activations=np.arange(1.0, 1.0 + k, dtype=np.float32),
       nearest=[np.flatnonzero(labels == f) for f in range(k)], layer="logits",
-      unit=3, value_range=(0.0, 1.0))
+      unit=3, value_range=(0.0, 1.0),
+      features=rng.random((n, dimensions), dtype=np.float32))

@@ -270,6 +270,10 @@ def test_mfv_per_class_unit_with_projector_export(tmp_path):
     n = int(np.sum(y == unit))
     assert len(record.labels) == n and len(record.embedding) == 2 * n
     assert record.k == 2 and len(record.activations) == 2
+    # Each facet's fidelity: the cluster it is nearest to, its cosine to its
+    # own, the best real image of its cluster.
+    assert len(record.facet_nearest) == len(record.facet_similarity) == 2
+    assert len(record.cluster_best) == 2
   config = open(os.path.join(run_dir, "projector_config.pbtxt")).read()
   assert config.count("embeddings {") == 2 and "(step 1)" in config
   tensor = np.loadtxt(os.path.join(run_dir, "projector", "featviz_mfv_logits_3",

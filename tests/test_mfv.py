@@ -7,6 +7,7 @@ from sklearn.linear_model import LogisticRegression
 
 import tb_featviz
 from tb_featviz.optvis import mfv as mfv_lib
+from tb_featviz.optvis import recipe
 from tests import digits as digits_lib
 
 KINDS = (0, 1)  # digits 0 and 1 share label 0: one class, two looks
@@ -56,12 +57,65 @@ def test_each_facet_raises_the_unit_above_its_mean_image(facets):
       facets.activations, facets.mean_activations)
 
 
+def test_each_facet_stays_nearest_its_own_cluster(facets):
+  np.testing.assert_array_equal(facets.facet_nearest, [0, 1])
+  assert np.all(facets.facet_similarity > 0.9), facets.facet_similarity
+
+
+def test_each_facet_beats_the_best_image_of_its_cluster(facets):
+  assert np.all(facets.activations >= facets.cluster_best), (
+      facets.activations, facets.cluster_best)
+
+
+def test_the_ceiling_keeps_facets_nearer_the_data_than_the_unit_alone(
+    two_kind_class, facets):
+  model, images, _, _ = two_kind_class
+  unbounded = tb_featviz.multifaceted(model, images, layer="logits", unit=0,
+                                      embedding_layer="conv3", k=2, seed=0,
+                                      ceiling_margin=None, anchor_weight=0.0)
+  np.testing.assert_array_equal(unbounded.labels, facets.labels)
+  assert np.all(facets.activations < unbounded.activations), (
+      facets.activations, unbounded.activations)
+  assert np.all(facets.facet_similarity > unbounded.facet_similarity), (
+      facets.facet_similarity, unbounded.facet_similarity)
+
+
+def test_cluster_best_and_fidelity_are_those_of_the_images(two_kind_class, facets):
+  model, images, _, _ = two_kind_class
+  values = mfv_lib.unit_values(recipe.extractor(model, "logits"), images, 0)
+  for facet in range(2):
+    assert facets.cluster_best[facet] == pytest.approx(
+        values[facets.labels == facet].max(), rel=1e-5)
+  np.testing.assert_allclose(
+      facets.activations, mfv_lib.unit_values(recipe.extractor(model, "logits"),
+                                              facets.facets, 0), rtol=1e-5)
+  embedder = recipe.extractor(model, "conv3")
+  features = embedder(images).numpy()
+  nearest, cosine = mfv_lib.facet_fidelity(embedder, facets.facets, features,
+                                           facets.labels, 2)
+  np.testing.assert_array_equal(nearest, facets.facet_nearest)
+  np.testing.assert_allclose(cosine, facets.facet_similarity, rtol=1e-5)
+
+
+def test_facet_fidelity_finds_the_nearest_centroid_by_cosine():
+  features = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 1.0], [0.0, 2.0], [1.0, 1.0]])
+  labels = np.array([0, 0, 1, 1, 2])
+  facets = np.array([[2.0, 0.1], [5.0, 0.0], [1.0, 1.2]])  # facet 1 lies on 0's
+  nearest, cosine = mfv_lib.facet_fidelity(lambda x: x, facets, features, labels, 3)
+  np.testing.assert_array_equal(nearest, [0, 0, 2])
+  np.testing.assert_allclose(cosine, [np.cos(np.arctan(0.05)), 0.0,
+                                      (1.0 + 1.2) / np.sqrt(2 * (1 + 1.44))],
+                             rtol=1e-6)
+
+
 def test_result_contract(two_kind_class, facets):
   _, images, _, _ = two_kind_class
   assert facets.facets.shape == facets.mean_images.shape == (2, 28, 28, 1)
   assert facets.embedding.shape == (len(images), 2)
   assert facets.labels.shape == (len(images),) and set(facets.labels) == {0, 1}
   assert facets.facets.min() >= 0 and facets.facets.max() <= 1
+  assert facets.cluster_best.shape == facets.facet_similarity.shape == (2,)
+  assert facets.facet_nearest.shape == (2,) and facets.facet_nearest.dtype == np.int32
   np.testing.assert_allclose(facets.mean_images[0],
                              images[facets.nearest[0]].mean(axis=0), atol=1e-6)
 
@@ -118,6 +172,16 @@ def test_one_image_clusters_and_small_sets(trained_cnn, digits_data):
   few = tb_featviz.multifaceted(trained_cnn, images[:6], layer="logits", unit=3,
                                 k=2, m=15, steps=4)
   assert sum(len(n) for n in few.nearest) == 6  # m larger than the clusters
+
+
+@pytest.mark.parametrize("options", [{"ceiling_margin": -0.1},
+                                     {"anchor_weight": -1.0}])
+def test_negative_ceiling_margin_or_anchor_weight_is_a_clear_error(
+    trained_cnn, digits_data, options):
+  images, _ = digits_data
+  with pytest.raises(ValueError, match="must be >= 0"):
+    tb_featviz.multifaceted(trained_cnn, images[:20], layer="logits", unit=0,
+                            k=2, **options)
 
 
 @pytest.mark.parametrize("count, k, message", [

@@ -30,11 +30,15 @@ def test_each_series_has_one_embedding_with_its_files_replaced_at_each_step(tmp_
       "featviz/mfv/logits/3 (step 5)", "featviz/mfv/logits/7 (step 5)"]
   first = embeddings[0]
   folder = os.path.join(str(tmp_path), os.path.dirname(first.tensor_path))
+  # The tensor is the features the facets were found in, not the 2-D layout.
   tensor = np.loadtxt(os.path.join(folder, "tensor.tsv"))
-  assert tensor.shape[0] == 7
-  rows = open(os.path.join(folder, "metadata.tsv")).read().splitlines()
-  assert rows[0].split("\t")[:2] == ["facet", "label"] and len(rows) == 8
-  assert rows[1].split("\t")[:2] == ["0", "3"]
+  np.testing.assert_allclose(tensor, result.features, rtol=1e-5)
+  rows = [row.split("\t") for row in
+          open(os.path.join(folder, "metadata.tsv")).read().splitlines()]
+  assert rows[0] == ["facet", "label", "tsne_x", "tsne_y"] and len(rows) == 8
+  assert rows[1][:2] == ["0", "3"]
+  np.testing.assert_allclose(np.array([row[2:] for row in rows[1:]], float),
+                             result.embedding, rtol=1e-5)
   sprite = tf.io.decode_png(tf.io.read_file(os.path.join(str(tmp_path),
                                                          first.sprite.image_path)))
   assert sprite.shape == (3 * 4, 3 * 4, 1)

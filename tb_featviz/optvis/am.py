@@ -65,23 +65,31 @@ class UnitObjective:
     reduction: "channel" (mean over positions) or "neuron" (centre position).
     keep_class: add CLASS_WEIGHT x the unit's log-softmax (a softmax layer
       under the default preset).
+    term: None, or a callable (images, values, rows) -> what is maximized,
+      given each image's unit value and its row of `objective_term` (see
+      `activation_maximization`).
   """
   extractor: features_lib.FeatureExtractor
   reduction: str
   keep_class: bool = False
+  term: object = None
 
-  def __call__(self, images, units):
+  def __call__(self, images, targets):
+    units, rows = targets, None
+    if self.term is not None:  # targets hold [unit id, row...] per image
+      units, rows = tf.cast(targets[:, 0], tf.int32), targets[:, 1:]
     if self.extractor.ends_in_relu:
       # Read before the relu, so that a unit silent on the starting image can
       # still be woken up (see woken_unit_objective).
-      return features_lib.woken_unit_objective(
+      value = features_lib.woken_unit_objective(
           self.extractor.before_relu(images), units, self.reduction)
-    features = self.extractor(images)
-    value = features_lib.unit_objective(features, units, self.reduction)
-    if self.keep_class:
-      value += CLASS_WEIGHT * features_lib.unit_objective(
-          tf.nn.log_softmax(features), units, self.reduction)
-    return value
+    else:
+      features = self.extractor(images)
+      value = features_lib.unit_objective(features, units, self.reduction)
+      if self.keep_class:
+        value += CLASS_WEIGHT * features_lib.unit_objective(
+            tf.nn.log_softmax(features), units, self.reduction)
+    return value if self.term is None else self.term(images, value, rows)
 
 
 def activation_maximization(model, layer, units=None, *, steps=256,
@@ -91,7 +99,7 @@ def activation_maximization(model, layer, units=None, *, steps=256,
                             regularizers=recipe.DEFAULT, optimizer=engine.ADAM,
                             init=None, norm_bound=None, display_shape=None,
                             batch_size=DEFAULT_BATCH_SIZE, jit_compile=False,
-                            update_region=None):
+                            update_region=None, objective_term=None):
   """Finds, for each unit, an input that drives it as high as possible.
 
   All requested units are optimized together (one image per unit) in a single
@@ -124,6 +132,12 @@ def activation_maximization(model, layer, units=None, *, steps=256,
     update_region: if set (0 < f <= 1), only the central f of each side of the
       image is updated (pixel parameterization, image inputs): the centre bias
       of multifaceted visualization.
+    objective_term: optional (term, rows), one float row per unit: what is
+      maximized becomes term(images, values, rows) for each chunk of images,
+      their units' values and their rows (multifaceted visualization caps the
+      unit and pulls each image towards its cluster). The term is part of the
+      compiled loop's key: pass an equal one (a frozen dataclass) on every
+      call. `activations` stay the units' values.
 
   Returns:
     An `AMResult`.
@@ -154,8 +168,16 @@ def activation_maximization(model, layer, units=None, *, steps=256,
                      "and param='pixel' (it masks the pixels' gradient).")
   keep_class = (extractor.before_softmax and preset == recipe.DEFAULT
                 and isinstance(regularizers, str) and regularizers == recipe.DEFAULT)
+  term, targets = None, tf.constant(unit_ids, tf.int32)
+  if objective_term is not None:
+    term, rows = objective_term
+    rows = np.asarray(rows, np.float32).reshape(len(unit_ids), -1)
+    # One tensor, as the engine gathers targets by chunk; float32 holds the
+    # unit ids exactly.
+    targets = tf.constant(np.concatenate(
+        [np.asarray(unit_ids, np.float32)[:, None], rows], axis=1))
   renderer = extractor.renderer(engine.Loop(
-      UnitObjective(extractor, objective, keep_class), pieces.param,
+      UnitObjective(extractor, objective, keep_class, term), pieces.param,
       transforms=pieces.transforms, regularizers=pieces.regularizers,
       optimizer=optimizer, jit_compile=bool(jit_compile),
       update_region=update_region))
@@ -167,9 +189,9 @@ def activation_maximization(model, layer, units=None, *, steps=256,
   params = renderer.loop.param.initial((n, *input_shape), seed=[seed, 0],
                                        init_images=start)
   images, activations = renderer.run_batched(
-      params, tf.constant(unit_ids, tf.int32), batch_size=batch_size,
-      steps=steps, learning_rate=learning_rate, seed=seed)
-  if keep_class:  # report the logits themselves
+      params, targets, batch_size=batch_size, steps=steps,
+      learning_rate=learning_rate, seed=seed)
+  if keep_class or term is not None:  # report the units' values themselves
     chunk = max(1, int(batch_size))
     activations = np.concatenate([features_lib.unit_objective(
         extractor(images[i:i + chunk]), tf.constant(unit_ids[i:i + chunk], tf.int32),

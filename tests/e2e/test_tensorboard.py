@@ -196,3 +196,40 @@ def test_logdir_written_by_the_callback_during_fit(tmp_path):
         _url(base, "/image", key=body["originals"][1]))
     assert (status, headers["Content-Type"]) == (200, "image/png")
     assert _png_size(data) == (28, 28)
+
+
+def test_the_projector_gets_the_features_the_facets_were_found_in(tmp_path):
+  """Through TensorBoard's own projector routes: the tensor has the features'
+  dimension (not the 2-D layout) and the metadata its columns."""
+  images, labels = digits_lib.digits()
+  x, y = images[:240], labels[:240]
+  keras.utils.set_random_seed(0)
+  model = digits_lib.cnn()
+  model.compile("adam", "sparse_categorical_crossentropy")
+  logdir = tmp_path / "logs"
+  callback = tb_featviz.FeatureVizCallback(
+      str(logdir), mfv={"images": x, "labels": y, "layer": "logits", "units": [3],
+                        "embedding_layer": "conv3", "k": 2},
+      mfv_options={"steps": 4}, every_n_epochs=1)
+  model.fit(x, y, epochs=1, batch_size=60, verbose=0, callbacks=[callback])
+  n = int(np.sum(y == 3))
+  with tensorboard_server.running(logdir) as base:
+    projector = base + "/data/plugin/projector"
+    assert tensorboard_server.get_json(projector + "/runs") == ["featviz"]
+    info = tensorboard_server.get_json(projector + "/info?run=featviz")
+    [embedding] = info["embeddings"]
+    assert embedding["tensorName"] == "featviz/mfv/logits/3 (step 0)"
+    rows, dimensions = (int(d) for d in embedding["tensorShape"])
+    assert rows == n and dimensions == min(50, n) > 2
+    query = urllib.parse.urlencode({"run": "featviz", "name": embedding["tensorName"]})
+    status, _, tensor = tensorboard_server.get(f"{projector}/tensor?{query}")
+    assert status == 200 and len(tensor) == rows * dimensions * 4  # float32
+    status, _, body = tensorboard_server.get(f"{projector}/metadata?{query}")
+    table = [line.split("\t") for line in body.decode().splitlines()]
+    assert status == 200 and len(table) == 1 + n
+    assert table[0] == ["facet", "label", "tsne_x", "tsne_y"]
+    assert {row[0] for row in table[1:]} == {"0", "1"}
+    assert {row[1] for row in table[1:]} == {"3"}
+    status, headers, sprite = tensorboard_server.get(
+        f"{projector}/sprite_image?{query}")
+    assert status == 200 and sprite.startswith(b"\x89PNG")
