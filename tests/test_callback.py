@@ -274,11 +274,10 @@ def test_mfv_per_class_unit_with_projector_export(tmp_path):
     # own, the best real image of its cluster.
     assert len(record.facet_nearest) == len(record.facet_similarity) == 2
     assert len(record.cluster_best) == 2
+  # The Projector export of each unit is replaced at every step (what it
+  # holds is tested in test_projector.py).
   config = open(os.path.join(run_dir, "projector_config.pbtxt")).read()
-  assert config.count("embeddings {") == 2 and "(step 1)" in config
-  tensor = np.loadtxt(os.path.join(run_dir, "projector", "featviz_mfv_logits_3",
-                                   "tensor.tsv"))
-  assert tensor.shape == (int(np.sum(y == 3)), 2)
+  assert config.count("embeddings {") == 2 and config.count("(step 1)") == 2
 
 
 def test_mfv_without_labels_uses_the_images_that_drive_the_unit(tmp_path):
