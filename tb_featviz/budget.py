@@ -159,6 +159,13 @@ class Pace:
     """Work on the host that training's timing says nothing about."""
     return Cost(seconds)
 
+  def near(self, other, tolerance=0.05):
+    """Whether `other` (a Pace or None) gives estimates within `tolerance`."""
+    return (other is not None and self.batch_size == other.batch_size
+            and all(abs(a - b) <= tolerance * max(abs(a), abs(b))
+                    for a, b in ((self.step_seconds, other.step_seconds),
+                                 (self.trace_seconds, other.trace_seconds))))
+
 
 def samples_per_batch(model, batches):
   """The images per batch, from the samples counted by the model's loss metric.
@@ -275,6 +282,7 @@ class Estimator:
     self._measured = {}  # item -> seconds of a run without tracing
     self._overhead = 0.0  # seconds of a visualization besides its items'
     self._estimates = {}  # item -> the last Cost estimated
+    self._last = None  # (pace, Estimate) of the last estimate
 
   def follow(self, model):
     """Forgets what was measured if `model` is not the one measured."""
@@ -293,6 +301,10 @@ class Estimator:
     Returns:
       An Estimate, or None if some item is unmeasured and `pace` is None.
     """
+    # Every interval asks (every batch, with every_n_steps=1), while the pace
+    # of training barely moves: the kinds' arithmetic is redone only if it did.
+    if self._last is not None and pace is not None and pace.near(self._last[0]):
+      return self._last[1]
     seconds = later = self._overhead
     loops = 0
     measured = True
@@ -309,7 +321,9 @@ class Estimator:
         later += ESTIMATE_MARGIN * cost.compute
         loops += cost.loops
         measured = False
-    return Estimate(seconds, later, measured, loops)
+    estimate = Estimate(seconds, later, measured, loops)
+    self._last = (pace, estimate)
+    return estimate
 
   def learn(self, outcomes, seconds):
     """Takes in what a visualization measured.
@@ -318,6 +332,7 @@ class Estimator:
       outcomes: the Visualizer's Outcomes (each item's seconds).
       seconds: what the whole visualization took (writing included).
     """
+    self._last = None
     for outcome in outcomes:
       cost = self._estimates.get(outcome.item)
       if outcome.item in self._measured or cost is None or cost.total <= 0:

@@ -220,6 +220,25 @@ def test_the_measured_cost_replaces_the_estimate(model):
   assert estimator.estimate(visualizer, model, None) is None
 
 
+def test_an_estimate_is_redone_only_when_the_pace_moves(model, monkeypatch):
+  visualizer = visualizer_lib.Visualizer(am={"conv2": 4})
+  visualizer.validate(model)
+  [kind] = visualizer.kinds
+  calls = []
+  cost = type(kind).cost
+  monkeypatch.setattr(type(kind), "cost",
+                      lambda self, *args: calls.append(1) or cost(self, *args))
+  estimator = budget_lib.Estimator()
+  estimator.follow(model)
+  pace = budget_lib.Pace(step_seconds=0.01, batch_size=32, trace_seconds=2.0)
+  first = estimator.estimate(visualizer, model, pace)
+  near = budget_lib.Pace(step_seconds=0.0101, batch_size=32, trace_seconds=2.0)
+  assert estimator.estimate(visualizer, model, near) is first and len(calls) == 1
+  slower = budget_lib.Pace(step_seconds=0.02, batch_size=32, trace_seconds=2.0)
+  assert estimator.estimate(visualizer, model, slower).seconds > first.seconds
+  assert len(calls) == 2
+
+
 # -- the callback -----------------------------------------------------------------
 
 
