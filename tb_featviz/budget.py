@@ -217,14 +217,15 @@ class Stopwatch:
     """Records a batch (or an execution of `batches` batches) that just ended."""
     if self._began is None:
       return
-    seconds = (self._clock() - self._began) / max(1, batches)
+    seconds, batches = self._clock() - self._began, max(1, batches)
     self._began = None
     if self._first is None:
-      self._first = seconds
+      self._first = (seconds, batches)
       return
-    self._recent.append(seconds)
+    self._recent.append(seconds / batches)
     del self._recent[:-RECENT_BATCHES]
-    self.trace_seconds = max(self.trace_seconds, self._first - self.typical)
+    first, first_batches = self._first
+    self.trace_seconds = max(self.trace_seconds, first - first_batches * self.typical)
 
   @property
   def typical(self):

@@ -159,6 +159,17 @@ def test_the_pace_comes_from_training_batches_and_tracing_from_the_first():
   assert stopwatch.pace().trace_seconds == pytest.approx(1.9)
 
 
+def test_with_steps_per_execution_the_first_execution_holds_the_tracing():
+  clock = FakeClock()
+  stopwatch = budget_lib.Stopwatch(clock)
+  for seconds in (3.2, 0.4, 0.4):  # executions of 4 batches
+    stopwatch.begin()
+    clock.now += seconds
+    stopwatch.end(batches=4)
+  assert stopwatch.pace().step_seconds == pytest.approx(0.1)
+  assert stopwatch.pace().trace_seconds == pytest.approx(2.8)
+
+
 def test_model_share_grows_with_depth(model):
   shares = [budget_lib.model_share(model, name)
             for name in ("conv1", "conv2", "conv3", "embed", "logits")]
