@@ -2,7 +2,6 @@
 
 import logging
 import os
-import time
 
 import keras
 import tensorflow as tf
@@ -11,6 +10,7 @@ from tb_featviz import budget as budget_lib
 from tb_featviz import checked_writer
 from tb_featviz import failures
 from tb_featviz import kinds
+from tb_featviz import summary
 from tb_featviz import visualizer as visualizer_lib
 
 logger = logging.getLogger(__name__)
@@ -74,8 +74,15 @@ class FeatureVizCallback(keras.callbacks.Callback):
     value_range: (low, high) of the model's input pixels.
     display_shape: for vector-input models, the (H, W) to show inputs as images.
     budget: the largest fraction of training wall time to spend on
-      visualizations (e.g. 0.1); intervals that would exceed it are postponed
-      to the next one, with a warning. None: no cap.
+      visualizations (e.g. 0.1), in (0, 1]. A visualization runs only when
+      the time the budget has earned so far (the fraction times the wall time
+      since training began) pays for its cost: estimated from training's own
+      step time before it has run, measured after. Intervals it does not pay
+      for are postponed to the next one, the one at the end of training
+      included; training then ends with one warning that says what it would
+      take to see them. The share spent is logged as the scalar
+      `featviz/budget/share`. Everything the callback does is charged (its
+      checks at the start too). None: no cap.
     run_name: the subdirectory of `log_dir` written to.
 
   Under `tf.distribute`, the callback runs once per process; with a
@@ -111,6 +118,9 @@ class FeatureVizCallback(keras.callbacks.Callback):
         value_range=value_range, display_shape=display_shape)
     self.log_dir = os.fspath(log_dir)
     self.budget = budget_lib.CostBudget(budget)
+    self._stopwatch = budget_lib.Stopwatch(clock=lambda: self.budget.clock())
+    self._estimator = budget_lib.Estimator()
+    self._share_step = None  # the step featviz/budget/share was last logged at
     self.every_n_epochs = every_n_epochs
     self.every_n_steps = every_n_steps
     self.value_range = self.visualizer.value_range
@@ -133,15 +143,28 @@ class FeatureVizCallback(keras.callbacks.Callback):
 
   # -- schedule ---------------------------------------------------------------
 
+  @property
+  def _budgeted(self):
+    return self.budget.fraction is not None and self._chief
+
   def on_train_begin(self, logs=None):
+    self.budget.start()
+    started = self.budget.clock()
     self._validate()
     self._chief = is_chief(self.model)
-    self.budget.start()
     self._batches = self._trained = self._epoch_start = self._intervals = 0
-    self._last_visited_step = None
+    self._last_visited_step = self._share_step = None
     self._run_dir = os.path.join(self.log_dir, self.run_name)
     if not self._chief:
       return
+    self._stopwatch.start()
+    self._estimator.follow(self.model)
+    try:
+      self._open_events()
+    finally:
+      self.budget.charge(self.budget.clock() - started)
+
+  def _open_events(self):
     if self._events is None:
       self._events = checked_writer.CheckedWriter(self._run_dir)
     try:
@@ -160,6 +183,8 @@ class FeatureVizCallback(keras.callbacks.Callback):
 
   def on_train_batch_begin(self, batch, logs=None):
     self._batches += 1  # counted like keras.callbacks.TensorBoard's steps
+    if self._budgeted:
+      self._stopwatch.begin()
 
   def on_train_batch_end(self, batch, logs=None):
     # Keras calls back once per execution of `steps_per_execution` batches,
@@ -168,10 +193,20 @@ class FeatureVizCallback(keras.callbacks.Callback):
     steps = (self.params or {}).get("steps")
     if steps:
       in_epoch = min(in_epoch, steps)
+    if self._budgeted:
+      self._time_batches(in_epoch)
     self._trained = self._epoch_start + in_epoch
     if self.every_n_steps and self._trained // self.every_n_steps > self._intervals:
       self._intervals = self._trained // self.every_n_steps
       self._visualize(self._batches)
+
+  def _time_batches(self, in_epoch):
+    """Gives the stopwatch the execution that just ended (`in_epoch` batches
+    of this epoch trained now)."""
+    executed = self._epoch_start + in_epoch - self._trained
+    self._stopwatch.end(max(1, executed))
+    if self._trained == 0:  # the first of this fit: metrics count its images
+      self._stopwatch.batch_size = budget_lib.samples_per_batch(self.model, in_epoch)
 
   def on_epoch_end(self, epoch, logs=None):
     self._last_epoch = epoch
@@ -183,6 +218,8 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self, "_last_epoch", None)
     if final_step is not None and final_step != self._last_visited_step:
       self._visualize(final_step)
+    if self._budgeted and final_step is not None and final_step != self._share_step:
+      self._log_share(final_step)
     if self._chief and self._events is not None:
       try:
         self._events.flush()
@@ -191,6 +228,8 @@ class FeatureVizCallback(keras.callbacks.Callback):
         self._warn_once(("write",),
                         f"tb_featviz: flushing {self._run_dir} at the end of "
                         f"training failed ({failures.one_line(error)}).{failures.disk_advice(error)}")
+    if self._budgeted:
+      self._report_budget()
 
   # -- work -------------------------------------------------------------------
 
@@ -198,9 +237,23 @@ class FeatureVizCallback(keras.callbacks.Callback):
     self._last_visited_step = step
     if not self._chief:
       return  # a non-chief worker of a multi-worker job: the chief logs
-    if not self.budget.allows(step):
-      return
-    started = time.perf_counter()
+    started = self.budget.clock()
+    if self._budgeted:
+      estimate = self._estimator.estimate(self.visualizer, self.model,
+                                          self._stopwatch.pace())
+      if not self.budget.allows(step, estimate):
+        self.budget.charge(self.budget.clock() - started)
+        return
+    outcomes = self._run(step)
+    seconds = self.budget.clock() - started
+    self.budget.charge(seconds, step)
+    self._estimator.learn(outcomes, seconds)
+    if self._budgeted:
+      self._log_share(step)
+
+  def _run(self, step):
+    """Computes and writes every visualization at `step`; returns the Outcomes."""
+    outcomes = []
     try:
       writer = self._events.open()
       with checked_writer.restoring_default_writer():
@@ -219,7 +272,49 @@ class FeatureVizCallback(keras.callbacks.Callback):
           f"({failures.one_line(error)}); what was computed for that step is lost."
           f"{failures.disk_advice(error)} Training goes on; the next interval writes "
           "to a new events file.")
-    self.budget.charge(time.perf_counter() - started)
+    return outcomes
+
+  def _log_share(self, step):
+    """Writes the budget's share so far as the scalar featviz/budget/share."""
+    started = self.budget.clock()
+    try:
+      writer = self._events.open()
+      with checked_writer.restoring_default_writer():
+        with writer.as_default(step=step):
+          summary.budget_share(self.budget.share, step=step)
+      self._events.flush(min_records=1)
+      self._share_step = step
+    except Exception as error:  # pylint: disable=broad-except
+      self._events.discard()
+      self._warn_once(("write",),
+                      f"tb_featviz: logging the budget's share at step {step} to "
+                      f"{self._run_dir} failed ({failures.one_line(error)})."
+                      f"{failures.disk_advice(error)}")
+    self.budget.charge(self.budget.clock() - started)
+
+  def _report_budget(self):
+    """Warns once if any visualization was postponed or skipped."""
+    if not self.budget.postponed:
+      return
+    interval = (("every_n_steps", self.every_n_steps) if self.every_n_steps
+                else ("every_n_epochs", self.every_n_epochs))
+    # What a visualization costs now that every run so far has been measured.
+    started = self.budget.clock()
+    estimate = self._estimator.estimate(self.visualizer, self.model,
+                                        self._stopwatch.pace())
+    self.budget.charge(self.budget.clock() - started)
+    budget_lib.logger.warning(self.budget.report(estimate, interval, self._fewer()))
+
+  def _fewer(self):
+    """What fewer units and fewer steps mean for this configuration."""
+    steps = []
+    for kind in self.visualizer.kinds:
+      now = kind.option("steps")
+      if isinstance(now, int) and now > 1:
+        steps.append(f"{kind.name}_options={{'steps': {now // 2}}}; now {now}")
+    names = ", ".join(kind.name for kind in self.visualizer.kinds)
+    return (f"fewer units or images ({names})"
+            + (f", fewer steps ({', '.join(steps)})" if steps else ""))
 
   def _warn_failed(self, outcome, step):
     """Warns about a failed visualization, once per item and kind of error."""

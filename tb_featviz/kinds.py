@@ -89,8 +89,9 @@ class Kind:
   """One kind of visualization, configured: its items and how each is done.
 
   A subclass sets the class attributes and implements `validate`, `items`,
-  `compute` and `write`. An instance holds one configuration, and what the
-  kind remembers from step to step.
+  `compute`, `write` and `cost` (what the callback's budget expects an item to
+  cost). An instance holds one configuration, and what the kind remembers from
+  step to step.
 
   Class attributes:
     name: the kind's name (see the module docstring).
@@ -229,9 +230,27 @@ class Kind:
     del item
     return None
 
+  def cost(self, model, item, pace):
+    """What `item` will cost on `model` the first time, tracing included.
+
+    Args:
+      model: the model (`validate` has succeeded).
+      item: one of `items()`.
+      pace: a `budget.Pace`, which turns optimization steps and forward passes
+        into seconds from training's own timing.
+
+    Returns:
+      A `budget.Cost`.
+    """
+    raise NotImplementedError
+
+  def option(self, name):
+    """The option `name`, given or the library function's default (or None)."""
+    return self.options.get(name, self._default_option(name))
+
   def oom_advice(self):
     """What to change when the kind ran out of memory, with a leading space."""
-    size = self.options.get("batch_size", self._default_option("batch_size"))
+    size = self.option("batch_size")
     if not isinstance(size, int):
       return f" Out of memory: pass a smaller batch_size in {self.name}_options."
     return (f" Out of memory: pass a smaller batch_size, e.g. {self.name}_options="
@@ -262,6 +281,10 @@ class ActivationMaximization(Kind):
 
   def write(self, item, result, *, step, seconds, run_dir, first):
     summary.am(item.layer, result, step=step, seconds=seconds)
+
+  def cost(self, model, item, pace):
+    units = _padded(len(self.units[item.layer]), self.option("batch_size"))
+    return pace.loop(model, item.layer, units, self.option("steps"))
 
 
 class Inversion(Kind):
@@ -299,6 +322,12 @@ class Inversion(Kind):
   def once_tag(self, item):
     return metadata.originals_tag(item.tag)
 
+  def cost(self, model, item, pace):
+    n = len(self.images)
+    return (pace.forward(model, item.layer, n)  # the targets
+            + pace.loop(model, item.layer, _padded(n, self.option("batch_size")),
+                        self.option("steps")))
+
 
 class Multifaceted(Kind):
   """`mfv={"images", "layer", "units", ...}`: for every unit, one picture per
@@ -312,6 +341,10 @@ class Multifaceted(Kind):
   options_function = ("tb_featviz.optvis.mfv", "multifaceted")
   fixed_options = ("layer", "unit", "embedding_layer", "k", "m", "value_range",
                    "display_shape", "previous")
+  # PCA, t-SNE and k-means run on the host, which training's timing says
+  # nothing about: a rough allowance (fixed seconds, seconds per image), until
+  # the measured cost replaces it (docs/benchmarks.md).
+  host_seconds = (0.5, 0.03)
 
   def __init__(self, config, options, settings):
     super().__init__(config, options, settings)
@@ -336,6 +369,29 @@ class Multifaceted(Kind):
   def oom_advice(self):
     return (" Out of memory: pass fewer mfv images (n_images) or a smaller "
             "batch_size, e.g. mfv_options={'am_options': {'batch_size': 8}}.")
+
+  def cost(self, model, item, pace):
+    tracker = self.tracker
+    if tracker.labels is None:  # one pass over all images picks the unit's
+      n, picking = min(tracker.n_images, len(tracker.images)), len(tracker.images)
+    else:
+      n, picking = int((tracker.labels == item.unit).sum()), 0
+    embedding = tracker.embedding_layer or mfv_lib.previous_layer(model, tracker.layer)
+    phases = len(mfv_lib.CENTRE_BIASED_PHASES) if self.option("centre_bias") else 1
+    fixed, per_image = self.host_seconds
+    cost = (pace.forward(model, tracker.layer, picking)
+            + pace.forward(model, embedding, n) + pace.host(fixed + per_image * n)
+            + pace.loop(model, tracker.layer, tracker.k, self.option("steps"),
+                        loops=phases))
+    # The units of one layer share their loops: the first traces them.
+    return cost if item == self.items()[0] else cost.traced()
+
+
+def _padded(n, batch_size):
+  """The images a compiled loop runs for n, in chunks of `batch_size` padded to
+  full size (see engine.Renderer.run_batched)."""
+  chunk = max(1, min(int(batch_size), n))
+  return -(-n // chunk) * chunk
 
 
 class DatasetExamples(Kind):
@@ -400,6 +456,9 @@ class DatasetExamples(Kind):
 
   def once_tag(self, item):
     return metadata.originals_tag(item.tag)
+
+  def cost(self, model, item, pace):
+    return pace.compiled_forward(model, item.layer, len(self.images))
 
 
 KINDS = (ActivationMaximization, Inversion, Multifaceted, DatasetExamples)

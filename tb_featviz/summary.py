@@ -16,6 +16,7 @@ import tensorflow as tf
 from tb_featviz import metadata
 
 SECONDS_TAG_PREFIX = "featviz/seconds"
+BUDGET_SHARE_TAG = "featviz/budget/share"
 INVERSION_ERROR_TAG_PREFIX = "featviz/inversion_error"
 
 
@@ -344,3 +345,19 @@ def seconds_scalar(kind, layer, seconds, step=None):
   return tf.summary.scalar(
       f"{SECONDS_TAG_PREFIX}/{kind}/{layer}", seconds,
       step=step, description="Wall-clock seconds spent on this visualization.")
+
+
+def budget_share(share, step=None):
+  """Writes the share of training wall time spent on visualizations so far.
+
+  Args:
+    share: the share, in [0, 1].
+    step: the step (defaults to `tf.summary.experimental.get_step()`).
+
+  Returns:
+    True if the scalar was written, False if no default writer is set.
+  """
+  return tf.summary.scalar(
+      BUDGET_SHARE_TAG, share, step=step,
+      description="Share of training wall time spent on feature visualizations "
+      "so far (FeatureVizCallback's budget).")

@@ -350,20 +350,6 @@ def test_mfv_config_keys_are_checked(tmp_path):
                                                       "kk": 2})
 
 
-def test_budget_postpones_intervals_and_says_so(tmp_path, caplog):
-  x, y = _data()
-  callback = tb_featviz.FeatureVizCallback(str(tmp_path), am={"conv1": 2},
-                                           am_options=FAST_AM, every_n_steps=1,
-                                           budget=1e-4)
-  with caplog.at_level(logging.WARNING, logger="tb_featviz.budget"):
-    _model().fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[callback])
-  # The first interval runs (its cost is unknown); at 1e-4 of a few seconds of
-  # training no other fits, not even the final one.
-  assert event_files.steps(event_files.read(tmp_path / "featviz"), "featviz/am/conv1") == [1]
-  assert callback.budget.postponed == [2, 3, 4, 5, 6]
-  assert any("postponing" in r.getMessage() for r in caplog.records)
-
-
 FAST_INVERSION = {"steps": 6}
 
 

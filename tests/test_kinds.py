@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tb_featviz
+from tb_featviz import budget
 from tb_featviz import kinds
 from tb_featviz import metadata
 from tb_featviz import plugin_data_pb2
@@ -92,3 +93,18 @@ def test_out_of_memory_advice_halves_the_batch_size_in_use():
       {"images": 1, "layers": ["c"]}, {"batch_size": 8}, settings).oom_advice()
   assert "n_images" in kinds.Multifaceted(
       {"images": 1, "layer": "l", "units": [1]}, {}, settings).oom_advice()
+
+
+def test_every_kind_estimates_its_cost_from_trainings_pace(trained_cnn, digits_data):
+  images, labels = digits_data
+  visualizer = tb_featviz.FeatureVizCallback(
+      "unused", am={"conv2": 4}, inversion={"images": images[:4], "layers": ["conv1"]},
+      mfv={"images": images[:60], "labels": labels[:60], "layer": "logits",
+           "units": [3]},
+      examples={"images": images[:50], "k": 3}).visualizer
+  visualizer.validate(trained_cnn)
+  pace = budget.Pace(step_seconds=0.01, batch_size=32, trace_seconds=1.0)
+  for kind in visualizer.kinds:
+    for item in kind.items():
+      cost = kind.cost(trained_cnn, item, pace)
+      assert cost.compute > 0 and cost.trace == cost.loops * 1.0 > 0, (item, cost)
