@@ -1,17 +1,10 @@
 // The activation-maximization view: the grid of unit images at one step and,
 // for a clicked unit, its history.
-import {given, integerIn} from "./deep_link.js";
+import {unitFromLink} from "./deep_link.js";
 import {clear, el} from "./dom.js";
 import {Grid} from "./grid.js";
 import {History} from "./history.js";
 import {TILE_SIZES, displaySize} from "./images.js";
-
-/** The unit ids of a tag: its metadata's and any its steps list. */
-function unitsOfTag(info, steps) {
-  const units = new Set(Array.isArray(info.units) ? info.units : []);
-  for (const entry of steps) for (const unit of entry.units || []) units.add(unit);
-  return [...units];
-}
 
 /**
  * Every view (see kinds.js) is built from one /steps answer and has: element,
@@ -24,12 +17,8 @@ function unitsOfTag(info, steps) {
  */
 export class AmView {
   /** A deep link's unit: its history is opened, if the tag has that unit. */
-  static fromLink({unit}, info, steps) {
-    if (!given(unit)) return {state: null, notes: []};
-    const found = integerIn(unit, unitsOfTag(info || {}, steps || []));
-    if (found !== null) return {state: {unit: found}, notes: []};
-    const layer = (info && info.layer) || "this layer";
-    return {state: null, notes: [`no unit “${unit}” in ${layer} (no history opened)`]};
+  static fromLink(params, info, steps) {
+    return unitFromLink(params, info, steps);
   }
 
   /** ctx: {run, tag, info, data, sizeName, pickStep(index), state}. */

@@ -229,26 +229,40 @@ export class App {
     this._setView(null);
     this.run = run;
     this.tag = tag;
+    const data = await this._fetchSteps(run, tag, (message) => {
+      this.steps = [];
+      this.dataKey = null;
+      this.player.setSteps([]);
+      this.main.hidden = true;
+      if (link) this.notice.show(linkNotice(notes));
+      this.showError(message);
+    });
+    if (!data) return;
+    this.showError(null);
+    this._show(data, {link, notes});
+  }
+
+  /**
+   * The /steps answer of `tag` of `run`, with the status line saying it is
+   * loading; null when a later request overtook this one, or when it failed
+   * (then `onError(message)` was called).
+   */
+  async _fetchSteps(run, tag, onError) {
     const request = ++this.request;
     this.setStatus("Loading steps…");
     let data;
     try {
       data = await fetchSteps(run, tag);
     } catch (error) {
-      if (request !== this.request) return;
-      this.setStatus("");
-      this.steps = [];
-      this.dataKey = null;
-      this.player.setSteps([]);
-      this.main.hidden = true;
-      if (link) this.notice.show(linkNotice(notes));
-      this.showError(`Could not load the steps of ${tag} in ${run}. ${error.message}`);
-      return;
+      if (request === this.request) {
+        this.setStatus("");
+        onError(`Could not load the steps of ${tag} in ${run}. ${error.message}`);
+      }
+      return null;
     }
-    if (request !== this.request) return;
+    if (request !== this.request) return null;
     this.setStatus("");
-    this.showError(null);
-    this._show(data, {link, notes});
+    return data;
   }
 
   /**
@@ -298,19 +312,8 @@ export class App {
    */
   async _update() {
     const {run, tag} = this;
-    const request = ++this.request;
-    this.setStatus("Loading steps…");
-    let data;
-    try {
-      data = await fetchSteps(run, tag);
-    } catch (error) {
-      if (request !== this.request) return;
-      this.setStatus("");
-      this.showError(`Could not load the steps of ${tag} in ${run}. ${error.message}`);
-      return;
-    }
-    if (request !== this.request) return;
-    this.setStatus("");
+    const data = await this._fetchSteps(run, tag, (message) => this.showError(message));
+    if (!data) return;
     const info = this.pickers.info(run, tag) || {kind: data.kind};
     const steps = Array.isArray(data.steps) ? data.steps : [];
     if (!this.steps.length || (info.kind || data.kind) !== (this.info.kind || data.kind)) {

@@ -30,6 +30,25 @@ export function integerIn(value, allowed) {
   return allowed.includes(n) ? n : null;
 }
 
+/** The unit ids of a tag: its metadata's and any its steps list. */
+function unitsOfTag(info, steps) {
+  const units = new Set(Array.isArray(info.units) ? info.units : []);
+  for (const entry of steps) for (const unit of entry.units || []) units.add(unit);
+  return [...units];
+}
+
+/**
+ * A view's fromLink for a deep link's unit: {state: {unit}} opens its history
+ * if the tag has that unit; otherwise a note says so.
+ */
+export function unitFromLink({unit}, info, steps) {
+  if (!given(unit)) return {state: null, notes: []};
+  const found = integerIn(unit, unitsOfTag(info || {}, steps || []));
+  if (found !== null) return {state: {unit: found}, notes: []};
+  const layer = (info && info.layer) || "this layer";
+  return {state: null, notes: [`no unit “${unit}” in ${layer} (no history opened)`]};
+}
+
 /** {key: value} of a URL hash, parsed as TensorBoard does (undecodable pairs left out). */
 export function parseHash(hash) {
   const dict = {};

@@ -4,19 +4,12 @@
 // field of the strongest position, or whole with that box marked. A clicked
 // unit shows its examples at every logged step.
 import {fetchSteps} from "./api.js";
-import {given, integerIn} from "./deep_link.js";
+import {unitFromLink} from "./deep_link.js";
 import {clear, el} from "./dom.js";
 import {amPicture, amTagOf, stepKeys, unitExamples} from "./examples_data.js";
 import {ExamplesHistory} from "./examples_history.js";
 import {ExampleRows} from "./examples_rows.js";
 import {TILE_SIZES} from "./images.js";
-
-/** The unit ids of a tag: its metadata's and any its steps list. */
-function unitsOfTag(info, steps) {
-  const units = new Set(Array.isArray(info.units) ? info.units : []);
-  for (const entry of steps) for (const unit of entry.units || []) units.add(unit);
-  return [...units];
-}
 
 /** Whether a tag's examples can be cropped: a 2-D grid and a receptive field. */
 export function hasCrops(info) {
@@ -38,12 +31,8 @@ function hintText(info) {
 
 export class ExamplesView {
   /** A deep link's unit: its history is opened, if the tag has that unit. */
-  static fromLink({unit}, info, steps) {
-    if (!given(unit)) return {state: null, notes: []};
-    const found = integerIn(unit, unitsOfTag(info || {}, steps || []));
-    if (found !== null) return {state: {unit: found}, notes: []};
-    const layer = (info && info.layer) || "this layer";
-    return {state: null, notes: [`no unit “${unit}” in ${layer} (no history opened)`]};
+  static fromLink(params, info, steps) {
+    return unitFromLink(params, info, steps);
   }
 
   /** ctx: {run, tag, info, data, runTags, sizeName, pickStep(index), state}. */
