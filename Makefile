@@ -35,7 +35,8 @@ demo: install
 
 # Speed of activation maximization against a bare compiled loop, XLA and
 # tf-keras-vis, of inversion and MFV, of the dataset examples against a plain
-# pass, of AM on ResNet50 (with peak memory), and
+# pass, whether MFV's facets stay facets, of AM on ResNet50 (with peak memory),
+# and
 # the share of training time FeatureVizCallback(budget=) takes, and the plugin
 # on a 500-step logdir (routes, memory, the panel in chromium) (see
 # bench/README.md). tf-keras-vis is best effort, and goes into
@@ -51,6 +52,7 @@ bench: install chromium
 	$(PY) bench/am_speed.py
 	$(PY) bench/stages_speed.py
 	$(PY) bench/examples_speed.py
+	$(PY) bench/mfv_fidelity.py
 	$(PY) bench/large_model.py
 	$(PY) bench/budget_overhead.py
 	$(PY) bench/plugin_scale.py
