@@ -1,10 +1,10 @@
 // The activation-maximization view: the grid of unit images at one step and,
 // for a clicked unit, its history.
-import {unitFromLink} from "./deep_link.js";
 import {clear, el} from "./dom.js";
 import {Grid} from "./grid.js";
 import {History} from "./history.js";
 import {TILE_SIZES, displaySize} from "./images.js";
+import {UnitView} from "./unit_view.js";
 
 /**
  * Every view (see kinds.js) is built from one /steps answer and has: element,
@@ -15,21 +15,16 @@ import {TILE_SIZES, displaySize} from "./images.js";
  * something) and dispose(); and a static fromLink(params, info, steps) that
  * turns a deep link's keys into {state, notes}.
  */
-export class AmView {
-  /** A deep link's unit: its history is opened, if the tag has that unit. */
-  static fromLink(params, info, steps) {
-    return unitFromLink(params, info, steps);
-  }
-
+export class AmView extends UnitView {
   /** ctx: {run, tag, info, data, sizeName, pickStep(index), state}. */
   constructor({run, info, data, sizeName, pickStep, state}) {
+    super();
     this.run = run;
     this.info = info || {};
     this.steps = Array.isArray(data.steps) ? data.steps : [];
     this.sizeName = sizeName;
     this.pickStep = pickStep;
     this.index = this.steps.length - 1;
-    this.unit = null;
     this.history = null;
     this.grid = new Grid((unit) => this.toggleUnit(unit));
     this.historySlot = el("div", {id: "fv-history-slot"});
@@ -84,15 +79,6 @@ export class AmView {
     return {unit: this.unit};
   }
 
-  linkParams() {
-    return {unit: this.unit === null ? null : String(this.unit)};
-  }
-
-  toggleUnit(unit) {
-    if (this.unit === unit) this.closeHistory();
-    else this.openHistory(unit, {scroll: true});
-  }
-
   openHistory(unit, {scroll = false} = {}) {
     this.unit = unit;
     this.grid.setSelected(unit);
@@ -114,12 +100,6 @@ export class AmView {
     this.history = null;
     this.grid.setSelected(null);
     clear(this.historySlot);
-  }
-
-  onEscape() {
-    if (this.unit === null) return false;
-    this.closeHistory();
-    return true;
   }
 
   dispose() {}

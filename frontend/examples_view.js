@@ -4,12 +4,12 @@
 // field of the strongest position, or whole with that box marked. A clicked
 // unit shows its examples at every logged step.
 import {fetchSteps} from "./api.js";
-import {unitFromLink} from "./deep_link.js";
 import {clear, el} from "./dom.js";
 import {amPicture, amTagOf, stepKeys, unitExamples} from "./examples_data.js";
 import {ExamplesHistory} from "./examples_history.js";
 import {ExampleRows} from "./examples_rows.js";
 import {TILE_SIZES} from "./images.js";
+import {UnitView} from "./unit_view.js";
 
 /** Whether a tag's examples can be cropped: a 2-D grid and a receptive field. */
 export function hasCrops(info) {
@@ -29,14 +29,10 @@ function hintText(info) {
       "position where the unit responds most (hatched: outside the image)." + click;
 }
 
-export class ExamplesView {
-  /** A deep link's unit: its history is opened, if the tag has that unit. */
-  static fromLink(params, info, steps) {
-    return unitFromLink(params, info, steps);
-  }
-
+export class ExamplesView extends UnitView {
   /** ctx: {run, tag, info, data, runTags, sizeName, pickStep(index), state}. */
   constructor({run, info, data, runTags, sizeName, pickStep, state}) {
+    super();
     this.run = run;
     this.info = info || {};
     this.steps = Array.isArray(data.steps) ? data.steps : [];
@@ -45,7 +41,6 @@ export class ExamplesView {
     this.pickStep = pickStep;
     this.index = this.steps.length - 1;
     this.mode = state && state.mode === "whole" ? "whole" : "crop";
-    this.unit = null;
     this.history = null;
     this.restoreUnit = state && Number.isInteger(state.unit) ? state.unit : null;
     this.disposed = false;
@@ -194,15 +189,6 @@ export class ExamplesView {
     return {unit: this.unit, mode: this.mode};
   }
 
-  linkParams() {
-    return {unit: this.unit === null ? null : String(this.unit)};
-  }
-
-  toggleUnit(unit) {
-    if (this.unit === unit) this.closeHistory();
-    else this.openHistory(unit, {scroll: true});
-  }
-
   openHistory(unit, {scroll = false} = {}) {
     if (this.history) this.history.element.remove();
     this.unit = unit;
@@ -237,12 +223,6 @@ export class ExamplesView {
     this.unit = null;
     this.history = null;
     this.rows.setSelected(null);
-  }
-
-  onEscape() {
-    if (this.unit === null) return false;
-    this.closeHistory();
-    return true;
   }
 
   dispose() {
