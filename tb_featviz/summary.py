@@ -315,9 +315,10 @@ def examples(name, data, step=None, *, images=None, value_range=(0.0, 1.0),
       indices=[int(i) for i in indices.reshape(-1)],
       activations=[float(a) for a in np.asarray(data.activations).reshape(-1)],
       positions=[int(p) for p in positions], seconds=float(seconds or 0.0))
+  if images is not None:
+    images = np.asarray(images)
   shape = (() if images is None and display_shape is None
-           else picture_shape(images if images is None else np.asarray(images),
-                              display_shape))
+           else picture_shape(images, display_shape))
   wrote = _write(
       "examples", metadata.image_tag("examples", name),
       tf.constant([], tf.string), record, step=step, layer=name,

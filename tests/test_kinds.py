@@ -1,8 +1,6 @@
 """The table of kinds: one place for what each kind of visualization takes."""
 
 import inspect
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -12,6 +10,7 @@ from tb_featviz import budget
 from tb_featviz import kinds
 from tb_featviz import metadata
 from tb_featviz import plugin_data_pb2
+from tests import isolation
 
 
 def test_config_keys_are_the_callbacks_arguments():
@@ -32,18 +31,13 @@ def test_every_kind_is_a_kind_of_the_proto_and_names_its_options():
 
 
 def test_the_table_is_read_without_tensorflow():
-  code = ("import sys\n"
-          "sys.modules['tensorflow'] = None\n"
-          "sys.modules['keras'] = None\n"
-          "from tb_featviz import kinds\n"
-          "from tb_featviz.watch import config_file\n"
-          "print(len(kinds.CONFIG_KEYS), config_file.ARRAY_FIELDS[0])\n"
-          "import tb_featviz.optvis\n"
-          "assert tb_featviz.optvis.recipe is sys.modules['tb_featviz.optvis.recipe']\n")
-  done = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                        text=True, check=False)
-  assert done.returncode == 0, done.stderr
-  assert done.stdout.split()[0] == str(len(kinds.CONFIG_KEYS))
+  printed = isolation.run_without_tensorflow(
+      "from tb_featviz import kinds\n"
+      "from tb_featviz.watch import config_file\n"
+      "print(len(kinds.CONFIG_KEYS), config_file.ARRAY_FIELDS[0])\n"
+      "import tb_featviz.optvis\n"
+      "assert tb_featviz.optvis.recipe is sys.modules['tb_featviz.optvis.recipe']\n")
+  assert printed.split()[0] == str(len(kinds.CONFIG_KEYS))
 
 
 def test_items_carry_their_layer_and_unit_and_name_their_tags():

@@ -2,27 +2,21 @@
 no TensorFlow on the serving side."""
 
 import importlib.metadata
-import subprocess
-import sys
 
 from tensorboard import program
 from tensorboard.plugins.core import core_plugin
 
 from tb_featviz import metadata
 from tb_featviz import plugin
+from tests import isolation
 
 
 def test_the_serving_side_imports_no_tensorflow():
-  # With tensorflow and keras blocked, any import of them raises.
-  code = ("import sys\n"
-          "sys.modules['tensorflow'] = sys.modules['keras'] = None\n"
-          "import tb_featviz.plugin\n"
-          "from tb_featviz.plugin import featviz_plugin, image_cache, loader\n"
-          "from tb_featviz.plugin import static_files, steps\n"
-          "print(tb_featviz.plugin.FeatVizLoader.__name__)\n")
-  out = subprocess.run([sys.executable, "-c", code], capture_output=True,
-                       text=True, check=False)
-  assert out.returncode == 0 and out.stdout.strip() == "FeatVizLoader", out.stderr
+  assert isolation.run_without_tensorflow(
+      "import tb_featviz.plugin\n"
+      "from tb_featviz.plugin import featviz_plugin, image_cache, loader\n"
+      "from tb_featviz.plugin import static_files, steps\n"
+      "print(tb_featviz.plugin.FeatVizLoader.__name__)\n") == "FeatVizLoader"
 
 
 def test_entry_point_names_the_loader():
